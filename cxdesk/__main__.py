@@ -1,0 +1,5 @@
+import sys
+
+from cxdesk.cli import main
+
+sys.exit(main())

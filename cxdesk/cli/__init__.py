@@ -1,0 +1,76 @@
+"""Command line: ``cxdesk`` alone starts the GUI; subcommands script the back office.
+
+Each subcommand group lives in its own module here with ``register(subparsers)``; the
+handler gets the parsed args and returns the exit code. Errors a user can cause print
+one line on stderr and exit 1.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from cxdesk import __version__
+from cxdesk.errors import UserError
+
+#: subcommand modules, in the order --help lists them
+COMMANDS = ["db", "demo", "options", "operator", "secret", "numbers", "sip", "cdr",
+            "summary", "invoice", "audit", "email"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cxdesk",
+        description="cxdesk: back office for a VoIP carrier. Without a command, starts the desktop program.",
+    )
+    parser.add_argument("--version", action="version", version=f"cxdesk {__version__}")
+    parser.add_argument(
+        "--db", metavar="URL",
+        help="database: a SQLite file path or postgresql+psycopg://user@host:port/db "
+             "(default: the settings file, then the embedded file in the user data dir)",
+    )
+    parser.add_argument("--comment", default="", help="audit comment recorded with the change")
+    parser.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"cxdesk.cli.{name}_cmd")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"cxdesk.cli.{name}_cmd":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("CXDESK_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    if args.command is None:
+        return gui(args)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"cxdesk: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cxdesk: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def gui(args: argparse.Namespace) -> int:
+    try:
+        from cxdesk.ui.app import run
+    except ImportError as exc:
+        print(f"cxdesk: the desktop program cannot start: {exc}", file=sys.stderr)
+        return 1
+    return run(args)
+
+
+def gui_main() -> int:
+    return main([])

@@ -1,0 +1,42 @@
+"""Helpers shared by the subcommands: opening the database, reading secrets, printing."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from cxdesk import config
+from cxdesk.db import Database, open_database
+from cxdesk.errors import ValidationError
+
+
+def database_url(args: argparse.Namespace) -> str | None:
+    return args.db or config.load().database_url or None
+
+
+def open_db(args: argparse.Namespace, *, create: bool = True) -> Database:
+    from cxdesk.services.secrets import lookup_quietly
+
+    return open_database(database_url(args), create=create, password_lookup=lookup_quietly)
+
+
+def read_secret(prompt: str, from_stdin: bool) -> str:
+    """A secret from stdin (one line) or typed at a hidden prompt; never from argv."""
+    if from_stdin or not sys.stdin.isatty():
+        value = sys.stdin.readline().rstrip("\r\n")
+    else:
+        value = getpass.getpass(prompt)
+        again = getpass.getpass("Again: ")
+        if value != again:
+            raise ValidationError("The two entries differ; nothing was changed.")
+    if not value:
+        raise ValidationError("No value given; nothing was changed.")
+    return value
+
+
+def print_table(headers: list[str], rows: list[list]) -> None:
+    cells = [[str(c) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    for r in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -1,0 +1,71 @@
+"""Customers (accounts) and their contacts."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cxdesk.models.base import Base, Exact, UTCDateTime, Versioned
+
+STATUSES = ("Active", "Inactive", "Penalty", "Pending Approval")
+INVOICE_SCHEDULES = ("Daily", "Weekly", "Monthly")
+CONTACT_TYPES = ("General", "Billing", "Technical", "Sales", "NOC")
+
+
+class Customer(Versioned, Base):
+    __tablename__ = "customers"
+    __audit_name__ = "customer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="Active", index=True)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    credit: Mapped[Decimal] = mapped_column(Exact, default=Decimal("0"))
+    debit_limit: Mapped[Decimal] = mapped_column(Exact, default=Decimal("0"))
+    channels: Mapped[int] = mapped_column(Integer, default=0)
+    flow_speed: Mapped[int] = mapped_column(Integer, default=0)
+    tax_percent: Mapped[Decimal] = mapped_column(Exact, default=Decimal("0"))
+    invoice_schedule: Mapped[str] = mapped_column(String(10), default="Monthly")
+    invoice_due_days: Mapped[int] = mapped_column(Integer, default=30)
+    portal_access: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[str] = mapped_column(String(500), default="")
+
+    contacts: Mapped[list[Contact]] = relationship(back_populates="customer", passive_deletes=True)
+
+    def customer_ref(self) -> int | None:
+        return self.id
+
+    def audit_label(self) -> str:
+        return f"customer {self.id} ({self.name})"
+
+
+class Contact(Versioned, Base):
+    __tablename__ = "contacts"
+    __audit_name__ = "contact"
+    __table_args__ = (Index("ix_contacts_customer_name", "customer_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    #: lower-cased email: the portal login, unique across all contacts
+    email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    mobile: Mapped[str] = mapped_column(String(32), default="")
+    contact_type: Mapped[str] = mapped_column(String(40), default="General")
+    password_hash: Mapped[str | None] = mapped_column(String(200), info={"secret": True})
+    auto_generate_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    public_notes: Mapped[str] = mapped_column(Text, default="")
+    private_notes: Mapped[str] = mapped_column(Text, default="")
+    mobile_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: addresses and CIDR ranges, one per line, normalised; empty = any address
+    ip_whitelist: Mapped[str] = mapped_column(Text, default="")
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+    def audit_label(self) -> str:
+        return f"contact {self.id} ({self.email})"

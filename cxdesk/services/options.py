@@ -87,6 +87,8 @@ class OptionDef:
     help: str = ""
     #: "module:function" called as guard(session, old, new) before a change; raises to refuse
     guard: str = ""
+    #: the allowed values, for a drop-down (empty: free text)
+    choices: tuple[str, ...] = ()
 
 
 DEFINITIONS: dict[str, OptionDef] = {d.key: d for d in [
@@ -94,15 +96,18 @@ DEFINITIONS: dict[str, OptionDef] = {d.key: d for d in [
               help="first number of the first internal number block", guard="cxdesk.services.numbers:guard_option"),
     OptionDef("block-size", "Internal Number Block Size", _power_of_ten,
               help="numbers per block: 10, 100, 1000...", guard="cxdesk.services.numbers:guard_option"),
-    OptionDef("audit-comment", "Audit Comment", _choice("on", "off"), "off", "ask for a reason on every save"),
+    OptionDef("audit-comment", "Audit Comment", _choice("on", "off"), "off", "ask for a reason on every save",
+              choices=("on", "off")),
     OptionDef("portal-url", "Customer Portal URL", _url, help="e.g. https://portal.example.com"),
     OptionDef("sip-realm", "SIP Realm", _text(120), "cxdesk", "realm of the SIP digest (HA1)"),
-    OptionDef("invoice-line-grouping", "Invoice Line Grouping", _choice("day", "destination"), "day"),
+    OptionDef("invoice-line-grouping", "Invoice Line Grouping", _choice("day", "destination"), "day",
+              choices=("day", "destination")),
     OptionDef("company-name", "Company Name", _text(200), help="shown on invoices"),
     OptionDef("company-address", "Company Address", _text(1000), help="shown on invoices"),
     OptionDef("smtp-host", "SMTP Host", _text(253)),
     OptionDef("smtp-port", "SMTP Port", _port, "587"),
-    OptionDef("smtp-security", "SMTP Security", _choice("none", "starttls", "ssl"), "starttls"),
+    OptionDef("smtp-security", "SMTP Security", _choice("none", "starttls", "ssl"), "starttls",
+              choices=("none", "starttls", "ssl")),
     OptionDef("smtp-user", "SMTP User", _text(200)),
     OptionDef("smtp-sender", "Sender Address", _email),
 ]}

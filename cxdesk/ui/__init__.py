@@ -1,0 +1,1 @@
+"""Qt only: windows, dialogs, item models, background tasks."""

@@ -1,0 +1,92 @@
+"""Start the desktop program: open the database, sign in, show the main window."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from cxdesk import APP_NAME, __version__, logsetup
+from cxdesk.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("cxdesk")
+    from cxdesk.ui import resources
+
+    icon = resources.app_icon()
+    if icon is not None:
+        app.setWindowIcon(icon)
+    return app
+
+
+def settings() -> QSettings:
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, APP_NAME, APP_NAME)
+
+
+def install_excepthook() -> None:
+    """An unexpected exception: logged, shown with "Copy details"; the open forms stay."""
+    from cxdesk.ui import dialogs
+
+    def hook(exc_type, exc, tb):
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        if isinstance(exc, UserError):
+            dialogs.show_error(QApplication.activeWindow(), exc)
+            return
+        log.error("unexpected exception\n%s", details)
+        dialogs.show_unexpected(QApplication.activeWindow(), exc, details)
+
+    sys.excepthook = hook
+
+
+def run(args: argparse.Namespace) -> int:
+    from cxdesk.cli.common import database_url
+    from cxdesk.db import open_database
+    from cxdesk.services.secrets import lookup_quietly
+    from cxdesk.ui import dialogs
+    from cxdesk.ui.context import AppContext
+    from cxdesk.ui.main_window import MainWindow
+    from cxdesk.ui.tasks import TaskRunner
+
+    logsetup.setup()
+    app = make_app()
+    install_excepthook()
+    qs = settings()
+    url = database_url(args)
+    if url is None and not args.self_test:
+        from cxdesk.ui.welcome import first_start
+
+        url = first_start(qs)
+        if url is False:
+            return 0
+    try:
+        db = open_database(url, password_lookup=lookup_quietly)
+    except UserError as exc:
+        dialogs.show_error(None, exc, "cxdesk: cannot open the database")
+        return 1
+    if args.self_test:
+        from cxdesk.ui.selftest import self_test
+
+        return self_test(app, db, qs)
+    from cxdesk.ui.auth_dialogs import sign_in_flow
+
+    actor = sign_in_flow(db, qs)
+    if actor is None:
+        return 0
+    ctx = AppContext(db=db, actor=actor, tasks=TaskRunner(), settings=qs)
+    window = MainWindow(ctx)
+    window.show()
+    code = app.exec()
+    ctx.tasks.wait()
+    db.close()
+    return code

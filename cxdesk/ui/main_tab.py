@@ -1,0 +1,154 @@
+"""The customer's Main tab: the header figures, contacts and internal number blocks."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cxdesk.errors import NotFound
+from cxdesk.services import customers as svc
+from cxdesk.ui import fmt
+from cxdesk.ui.context import AppContext
+
+STATUS_COLOURS = {"Active": "#1b7f3b", "Inactive": "#6b6b6b", "Penalty": "#b00020", "Pending Approval": "#b26a00"}
+
+
+class HeaderPanel(QGroupBox):
+    """Status, Balance, Debit Limit, Available, Currency, Channels in use / limit, peak 24 h."""
+
+    FIELDS = ("Status", "Balance", "Debit Limit", "Available", "Currency", "Channels", "Peak (24 h)")
+
+    def __init__(self, ctx: AppContext, parent=None) -> None:
+        super().__init__("Account", parent)
+        self.ctx = ctx
+        self.customer_id: int | None = None
+        self.currency = ""
+        self.values: dict[str, QLabel] = {}
+        grid = QGridLayout()
+        for i, name in enumerate(self.FIELDS):
+            caption = QLabel(name)
+            caption.setStyleSheet("color: #555")
+            value = QLabel("—")
+            value.setStyleSheet("font-size: 15px; font-weight: 600")
+            value.setAccessibleName(name)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.values[name] = value
+            grid.addWidget(caption, 0, i)
+            grid.addWidget(value, 1, i)
+        self.edit_button = QPushButton("Edit customer...")
+        self.edit_button.setAccessibleName("Edit customer")
+        self.adjust_button = QPushButton("Adjust balance...")
+        self.adjust_button.setAccessibleName("Adjust balance")
+        can = ctx.actor.can
+        self.edit_button.setEnabled(can("edit_customers"))
+        self.adjust_button.setEnabled(can("adjust_balance"))
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.edit_button)
+        buttons.addWidget(self.adjust_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addLayout(buttons)
+        self.edit_button.clicked.connect(self.edit)
+        self.adjust_button.clicked.connect(self.adjust)
+
+    def set_customer(self, customer_id: int | None) -> None:
+        self.customer_id = customer_id
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.customer_id is None:
+            for v in self.values.values():
+                v.setText("—")
+            return
+        try:
+            with self.ctx.db.read_session() as s:
+                h = svc.header_figures(s, self.customer_id)
+        except NotFound:
+            self.customer_id = None
+            self.refresh()
+            return
+        self.currency = h.currency
+        v = self.values
+        v["Status"].setText(h.status)
+        v["Status"].setStyleSheet(f"font-size: 15px; font-weight: 600; color: {STATUS_COLOURS.get(h.status, '#000')}")
+        v["Balance"].setText(fmt.money(h.balance, h.currency))
+        v["Debit Limit"].setText(fmt.money(h.debit_limit, h.currency))
+        v["Available"].setText(fmt.money(h.available, h.currency))
+        v["Available"].setToolTip("Available = balance + debit limit")
+        v["Currency"].setText(h.currency)
+        v["Channels"].setText(f"{h.channels_in_use} / {h.channels_limit}")
+        v["Channels"].setToolTip("Calls in progress now / the account's channel limit (from CDR start times and durations)")
+        v["Peak (24 h)"].setText(str(h.peak_24h))
+        v["Peak (24 h)"].setToolTip(
+            f"Most concurrent calls in the last 24 hours, first reached {fmt.utc(h.peak_at)}" if h.peak_at
+            else "No calls in the last 24 hours"
+        )
+
+    def edit(self) -> None:
+        from cxdesk.ui.customer_dialog import CustomerDialog
+
+        if self.customer_id is None:
+            return
+        dialog = CustomerDialog(self.ctx, self.customer_id, self)
+        dialog.saved.connect(self.ctx.bus.customer_changed.emit)
+        dialog.open()
+
+    def adjust(self) -> None:
+        from cxdesk.ui.customer_dialog import AdjustBalanceDialog
+
+        if self.customer_id is None:
+            return
+        dialog = AdjustBalanceDialog(self.ctx, self.customer_id, self.currency, self)
+        dialog.saved.connect(self.ctx.bus.customer_changed.emit)
+        dialog.open()
+
+
+class MainTab(QWidget):
+    def __init__(self, ctx: AppContext, parent=None) -> None:
+        super().__init__(parent)
+        from cxdesk.ui.contacts_view import ContactsPanel
+        from cxdesk.ui.numbers_widgets import NumberBlocksWidget
+
+        self.ctx = ctx
+        self.header = HeaderPanel(ctx, self)
+        self.contacts = ContactsPanel(ctx, self)
+        self.numbers = NumberBlocksWidget(ctx, self)
+        contacts_box = QGroupBox("Contacts")
+        QVBoxLayout(contacts_box).addWidget(self.contacts)
+        numbers_box = QGroupBox("Internal Number Block")
+        QVBoxLayout(numbers_box).addWidget(self.numbers)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(contacts_box)
+        self.splitter.addWidget(numbers_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.header)
+        layout.addWidget(self.splitter, 1)
+        ctx.bus.customer_changed.connect(self._customer_changed)
+        ctx.bus.data_changed.connect(self._data_changed)
+
+    def set_customer(self, customer_id: int | None) -> None:
+        self.header.set_customer(customer_id)
+        self.contacts.set_customer(customer_id)
+        self.numbers.set_customer(customer_id)
+
+    def _customer_changed(self, customer_id: int) -> None:
+        if customer_id == self.header.customer_id:
+            self.header.refresh()
+
+    def _data_changed(self, table: str) -> None:
+        if table in ("cdrs", "hourly_summaries"):
+            self.header.refresh()
+
+    def save_state(self) -> None:
+        self.contacts.save_state()

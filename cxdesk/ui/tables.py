@@ -1,0 +1,214 @@
+"""Table models and views shared by every list in the program.
+
+``ColumnsTableModel`` shows a list of row objects through column specs; its SORT_ROLE
+gives native values (Decimal, datetime, int) so sorting is numeric, not textual.
+``DataTableView`` adds copy (Ctrl+C, Ctrl+Shift+C with headers), sorting through a
+``QSortFilterProxyModel``, and restores its header state from QSettings.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QByteArray,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSettings,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+ROW_ROLE = Qt.ItemDataRole.UserRole + 2
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+CENTER = Qt.AlignmentFlag.AlignCenter
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[Any], Any]
+    text: Callable[[Any], str] | None = None
+    align: Qt.AlignmentFlag = LEFT
+    tooltip: Callable[[Any], str] | None = None
+    checkable: bool = False
+
+
+class ColumnsTableModel(QAbstractTableModel):
+    def __init__(self, columns: Sequence[Column], rows: Sequence[Any] = (), parent=None) -> None:
+        super().__init__(parent)
+        self.columns = list(columns)
+        self._rows: list[Any] = list(rows)
+
+    # -- data ---------------------------------------------------------------
+    def set_rows(self, rows: Sequence[Any]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def rows(self) -> list[Any]:
+        return list(self._rows)
+
+    def row_at(self, row: int) -> Any:
+        return self._rows[row]
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+            return None
+        row = self._rows[index.row()]
+        col = self.columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col.checkable:
+                return None
+            value = col.value(row)
+            if col.text is not None:
+                return col.text(row)
+            return "" if value is None else str(value)
+        if role == SORT_ROLE:
+            value = col.value(row)
+            return value if isinstance(value, (int, float, str)) or value is None else _sortable(value)
+        if role == ROW_ROLE:
+            return row
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(col.align)
+        if role == Qt.ItemDataRole.ToolTipRole and col.tooltip is not None:
+            return col.tooltip(row)
+        if role == Qt.ItemDataRole.CheckStateRole and col.checkable:
+            return Qt.CheckState.Checked if col.value(row) else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return self.data(index, Qt.ItemDataRole.DisplayRole)
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return self.columns[section].header
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return int(self.columns[section].align)
+        if orientation == Qt.Orientation.Vertical and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self._rows):
+            return section + 1
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if self.columns[index.column()].checkable:
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+        return flags
+
+
+def _sortable(value: Any) -> Any:
+    """Decimal and datetime sort correctly through their string forms only when padded;
+    give Qt a float or an ISO string instead (display stays exact)."""
+    from decimal import Decimal
+    import datetime as dt
+
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value)
+
+
+class SortFilterProxy(QSortFilterProxyModel):
+    """Sorts by native values and filters case-insensitively over every column."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(-1)
+        self.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setDynamicSortFilter(True)
+
+
+def selection_text(view: QTableView, headers: bool) -> str:
+    """Tab-separated text of the selected cells (or the current row), as spreadsheets paste."""
+    model = view.model()
+    indexes = view.selectionModel().selectedIndexes() if view.selectionModel() else []
+    if not indexes:
+        return ""
+    rows = sorted({i.row() for i in indexes})
+    cols = sorted({i.column() for i in indexes if not view.isColumnHidden(i.column())})
+    chosen = {(i.row(), i.column()) for i in indexes}
+    lines = []
+    if headers:
+        lines.append("\t".join(_cell(str(model.headerData(c, Qt.Orientation.Horizontal) or "")) for c in cols))
+    for r in rows:
+        lines.append("\t".join(
+            _cell(str(model.data(model.index(r, c)) or "")) if (r, c) in chosen else "" for c in cols
+        ))
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _cell(text: str) -> str:
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(text.replace(",", ""))
+        except ValueError:
+            text = "'" + text
+    if any(c in text for c in '\t"\r\n'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+class DataTableView(QTableView):
+    def __init__(self, settings_key: str = "", settings: QSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings_key = settings_key
+        self.settings = settings
+        self.setSortingEnabled(True)
+        self.setAlternatingRowColors(True)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(24)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.horizontalHeader().setSectionsMovable(True)
+        copy = QAction("Copy", self)
+        copy.setShortcut(QKeySequence.StandardKey.Copy)
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.triggered.connect(lambda: self.copy_selection(False))
+        copy_h = QAction("Copy with Headers", self)
+        copy_h.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        copy_h.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy_h.triggered.connect(lambda: self.copy_selection(True))
+        self.addActions([copy, copy_h])
+        self.copy_actions = (copy, copy_h)
+
+    def copy_selection(self, headers: bool = False) -> str:
+        text = selection_text(self, headers)
+        if text:
+            QGuiApplication.clipboard().setText(text)
+        return text
+
+    def restore_state(self) -> None:
+        if self.settings is not None and self.settings_key:
+            state = self.settings.value(f"{self.settings_key}/header")
+            if isinstance(state, QByteArray) and not state.isEmpty():
+                self.horizontalHeader().restoreState(state)
+
+    def save_state(self) -> None:
+        if self.settings is not None and self.settings_key:
+            self.settings.setValue(f"{self.settings_key}/header", self.horizontalHeader().saveState())
+
+    def selected_rows(self) -> list[Any]:
+        """The row objects of the selected rows (through any proxy)."""
+        sm = self.selectionModel()
+        if sm is None:
+            return []
+        return [self.model().data(i, ROW_ROLE) for i in sm.selectedRows()]

@@ -1,0 +1,290 @@
+"""The contact dialog driven as a user would: typing, the three save options, the
+delayed save applied once its time passes, a conflict, and malformed input."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from PySide6.QtCore import QDateTime, Qt, QTimeZone
+from PySide6.QtTest import QAbstractItemModelTester
+from sqlalchemy import func, select
+
+from cxdesk.models import AuditEntry, Contact, ScheduledChange
+from cxdesk.services import contacts as contact_svc
+from cxdesk.services import options, scheduler
+from cxdesk.ui.contact_dialog import ContactDialog
+from cxdesk.ui.contacts_view import ContactsPanel, GlobalContactsWindow
+
+
+def counts(db):
+    with db.read_session() as s:
+        return (s.scalar(select(func.count()).select_from(Contact)),
+                s.scalar(select(func.count()).select_from(AuditEntry)),
+                s.scalar(select(func.count()).select_from(ScheduledChange)))
+
+
+def fill(dialog: ContactDialog, qtbot, *, name="Ann Lee", email="ann@acme.example", phone="+44 20 7123 4567",
+         mobile="", auto=False, password="", public="", private="", whitelist="", ctype="Billing") -> None:
+    for edit, text in ((dialog.name, name), (dialog.email, email)):
+        edit.clear()
+        if text.isprintable():
+            qtbot.keyClicks(edit, text)  # typed, as a user would
+        else:
+            edit.setText(text)  # control characters arrive by paste
+    dialog.phone.setText(phone)
+    dialog.mobile.setText(mobile)
+    dialog.contact_type.setCurrentText(ctype)
+    dialog.auto_password.setChecked(auto)
+    dialog.password.setText(password)
+    dialog.public_notes.setPlainText(public)
+    dialog.private_notes.setPlainText(private)
+    dialog.ip_whitelist.setPlainText(whitelist)
+
+
+@pytest.fixture
+def customer(ctx, make_customer):
+    return make_customer(ctx.db, "Acme Telecom Ltd")
+
+
+@pytest.fixture
+def panel(ctx, customer, qtbot):
+    p = ContactsPanel(ctx)
+    qtbot.addWidget(p)
+    p.set_customer(customer)
+    QAbstractItemModelTester(p.model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    return p
+
+
+def open_add(panel, qtbot) -> ContactDialog:
+    qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
+    dialog = panel.findChild(ContactDialog)
+    assert dialog is not None and dialog.isVisible()
+    return dialog
+
+
+def test_save_and_continue_saves_normalised_and_closes(panel, qtbot, ctx):
+    dialog = open_add(panel, qtbot)
+    fill(dialog, qtbot, email="Ann@ACME.example", phone="0044 (0)20 7123-4567", whitelist="10.0.0.0/8, 192.0.2.7")
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    with ctx.db.read_session() as s:
+        c = s.scalars(select(Contact)).one()
+    assert (c.name, c.email, c.phone, c.contact_type) == ("Ann Lee", "Ann@acme.example", "+442071234567", "Billing")
+    assert c.ip_whitelist == "10.0.0.0/8\n192.0.2.7"
+    assert panel.model.rowCount() == 1 and panel.model.row_at(0).email == "Ann@acme.example"
+    with ctx.db.read_session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.table_name == "contacts")).one()
+    assert (entry.action, entry.actor, entry.ip) == ("CREATE", "alice", "10.0.0.5")
+
+
+def test_save_and_stay_clears_the_form_for_the_next_contact(panel, qtbot, ctx):
+    dialog = open_add(panel, qtbot)
+    fill(dialog, qtbot, name="First One", email="first@acme.example")
+    qtbot.mouseClick(dialog.save_stay, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible()
+    assert dialog.name.text() == "" and dialog.email.text() == ""
+    assert "Saved First One" in dialog.info.text()
+    fill(dialog, qtbot, name="Second One", email="second@acme.example")
+    qtbot.mouseClick(dialog.save_stay, Qt.MouseButton.LeftButton)
+    assert sorted(r.name for r in panel.model.rows()) == ["First One", "Second One"]
+
+
+def test_delay_and_save_waits_and_is_applied_once_when_due(panel, qtbot, ctx):
+    before = counts(ctx.db)
+    dialog = open_add(panel, qtbot)
+    fill(dialog, qtbot, name="Later Person", email="later@acme.example")
+    qtbot.mouseClick(dialog.delay_save, Qt.MouseButton.LeftButton)
+    assert dialog.delay_row.isVisible()
+    due = QDateTime.currentDateTimeUtc().addSecs(2 * 3600)
+    dialog.delay_at.setDateTime(due)
+    qtbot.mouseClick(dialog.schedule_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    after = counts(ctx.db)
+    assert after[0] == before[0]  # nothing applied yet
+    assert after[2] == before[2] + 1
+    now = due.toPython().replace(tzinfo=dt.timezone.utc)
+    assert scheduler.apply_due(ctx.db, now - dt.timedelta(minutes=1)) == []
+    results = scheduler.apply_due(ctx.db, now + dt.timedelta(minutes=1))
+    assert [r.state for r in results] == ["applied"]
+    assert scheduler.apply_due(ctx.db, now + dt.timedelta(minutes=2)) == []  # exactly once
+    with ctx.db.read_session() as s:
+        c = s.scalars(select(Contact).where(Contact.email_key == "later@acme.example")).one()
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.table_name == "contacts",
+                                                   AuditEntry.action == "CREATE")).one()
+    assert c.name == "Later Person"
+    assert entry.actor == "alice"  # applied as the operator who scheduled it
+
+
+def test_second_workstation_save_is_refused_and_keeps_typed_values(panel, qtbot, ctx, staff):
+    record = contact_svc.create_contact(ctx.db, ctx.actor, panel.customer_id,
+                                        contact_svc.ContactForm(name="Bo", email="bo@acme.example",
+                                                                auto_generate_password=False))
+    panel.reload()
+    dialog = ContactDialog(ctx, panel.customer_id, record.id, panel)
+    qtbot.addWidget(dialog)
+    dialog.open()
+    # another workstation saves first
+    form = record.form()
+    form.phone = "+4420 7000 0000"
+    contact_svc.update_contact(ctx.db, staff, record.id, record.version, form)
+    dialog.name.setText("Bo Typed")
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible()
+    assert "sam" in dialog.error.text()
+    assert dialog.name.text() == "Bo Typed"
+    with ctx.db.read_session() as s:
+        assert s.get(Contact, record.id).name == "Bo"
+
+
+MALFORMED = [
+    ("empty name", {"name": ""}, "name"),
+    ("blank name", {"name": "   "}, "name"),
+    ("name too long", {"name": "x" * 300}, "too long"),
+    ("empty email", {"email": ""}, "email"),
+    ("email without @", {"email": "ann.acme.example"}, "not an email"),
+    ("email with space", {"email": "ann lee@acme.example"}, "not an email"),
+    ("email without domain dot", {"email": "ann@localhost"}, "not an email"),
+    ("phone with letters", {"phone": "+44 20 CALL ME"}, "phone"),
+    ("phone without country code", {"phone": "020 7123 4567"}, "country code"),
+    ("phone too short", {"phone": "+44 12"}, "digits"),
+    ("mobile with letters", {"mobile": "+44 7700 9OO 123"}, "mobile"),
+    ("whitelist bad address", {"whitelist": "300.1.2.3"}, "IP Whitelist"),
+    ("whitelist bad prefix", {"whitelist": "10.0.0.0/33"}, "IP Whitelist"),
+    ("whitelist host bits", {"whitelist": "10.0.0.1/8"}, "did you mean 10.0.0.0/8"),
+    ("unknown contact type", {"ctype": "Sales & Partners"}, "Contact Type"),
+    ("typed password too short", {"password": "short1"}, "too short"),
+    ("typed password is the email", {"email": "ann@acme.example", "password": "ann@acme.example"}, "email"),
+    ("common password", {"password": "password123"}, "common"),
+    ("notes hold the typed password", {"password": "Tr1cky-Secret-77", "private": "pw Tr1cky-Secret-77"},
+     "password"),
+    ("control character in name", {"name": "Ann\x07Lee"}, "control character"),
+]
+
+
+@pytest.mark.parametrize("case, changes, expected", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_input_is_refused_and_changes_nothing(panel, qtbot, ctx, case, changes, expected):
+    before = counts(ctx.db)
+    dialog = open_add(panel, qtbot)
+    fill(dialog, qtbot, **changes)
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible(), "the form stays open"
+    assert expected.lower() in dialog.error.text().lower()
+    assert counts(ctx.db) == before
+    # what was typed is kept
+    assert dialog.name.text() == changes.get("name", "Ann Lee")
+
+
+def test_duplicate_email_any_case_is_refused(panel, qtbot, ctx):
+    contact_svc.create_contact(ctx.db, ctx.actor, panel.customer_id,
+                               contact_svc.ContactForm(name="Ann", email="ann@acme.example",
+                                                       auto_generate_password=False))
+    before = counts(ctx.db)
+    dialog = open_add(panel, qtbot)
+    fill(dialog, qtbot, email="ANN@Acme.Example")
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "ann@acme.example" in dialog.error.text().lower()
+    assert counts(ctx.db) == before
+
+
+def test_credential_looking_notes_need_confirmation(panel, qtbot, ctx, answers):
+    dialog = open_add(panel, qtbot)
+    fill(dialog, qtbot, private="portal password: Xy7-something")
+    answers.confirm = False
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
+    assert answers.questions and "password" in answers.questions[-1].lower()
+    assert counts(ctx.db)[0] == 0 and dialog.isVisible()
+    answers.confirm = True
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
+    assert counts(ctx.db)[0] == 1 and not dialog.isVisible()
+
+
+def test_audit_comment_is_asked_and_recorded(panel, qtbot, ctx, answers):
+    options.set_value(ctx.db, ctx.actor, "audit-comment", "on", "turning it on")
+    dialog = open_add(panel, qtbot)
+    fill(dialog, qtbot)
+    answers.text = ["", "new billing contact"]  # an empty reason is refused, then one is given
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
+    assert any("required" in q for q in answers.questions)
+    with ctx.db.read_session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.table_name == "contacts")).one()
+    assert entry.comment == "new billing contact"
+
+
+def test_delete_asks_and_portal_login_is_audited(panel, qtbot, ctx, answers, monkeypatch):
+    record = contact_svc.create_contact(ctx.db, ctx.actor, panel.customer_id,
+                                        contact_svc.ContactForm(name="Del Me", email="del@acme.example",
+                                                                auto_generate_password=False))
+    panel.reload()
+    panel.view.selectRow(0)
+    panel.actions.refresh_portal_state()
+    assert not panel.actions.portal_action.isEnabled()
+    assert "Settings" in panel.actions.portal_action.toolTip()
+    options.set_value(ctx.db, ctx.actor, "portal-url", "https://portal.example.com")
+    opened = []
+    monkeypatch.setattr("cxdesk.ui.contacts_view.QDesktopServices.openUrl", lambda url: opened.append(url.toString()))
+    panel.actions.refresh_portal_state()
+    assert panel.actions.portal_action.isEnabled()
+    url = panel.actions.portal_login()
+    assert opened == [url] and "del@acme.example" in url
+    answers.confirm = False
+    panel.actions.delete()
+    assert counts(ctx.db)[0] == 1
+    answers.confirm = True
+    panel.actions.delete()
+    assert counts(ctx.db)[0] == 0
+    with ctx.db.read_session() as s:
+        actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.primary_key == str(record.id),
+                                                              AuditEntry.table_name == "contacts")))
+    assert actions == ["CREATE", "LOGIN", "DELETE"]
+
+
+def test_global_contacts_requires_a_company_and_pages_in_sql(ctx, qtbot, make_customer):
+    a = make_customer(ctx.db, "Alpha Ltd")
+    make_customer(ctx.db, "Beta Ltd")
+    for i in range(450):
+        contact_svc.create_contact(ctx.db, ctx.actor, a, contact_svc.ContactForm(
+            name=f"Person {i:03}", email=f"p{i}@alpha.example", auto_generate_password=False))
+    window = GlobalContactsWindow(ctx)
+    qtbot.addWidget(window)
+    assert window.model.total == 450
+    assert window.model.rowCount() == window.model.PAGE  # the rest is fetched on scroll
+    QAbstractItemModelTester(window.model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    while window.model.canFetchMore():
+        window.model.fetchMore()
+    assert window.model.rowCount() == 450
+    window.search.setText("p42@")
+    window._apply_search()
+    assert window.model.total == 1 and window.model.data(window.model.index(0, 0)) == "Alpha Ltd"
+    dialog = window.add()
+    fill(dialog, qtbot, email="new@beta.example")
+    before = counts(ctx.db)
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
+    assert "company" in dialog.error.text().lower() and counts(ctx.db) == before
+    dialog.company.setCurrentText("Beta Ltd")
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
+    assert counts(ctx.db)[0] == 451
+
+
+def test_auto_generated_password_is_emailed(panel, qtbot, ctx, smtp_server):
+    server = smtp_server("ok")
+    for key, value in {"smtp-host": server.host, "smtp-port": str(server.port), "smtp-security": "none",
+                       "smtp-sender": "noc@carrier.example", "portal-url": "https://portal.example.com"}.items():
+        options.set_value(ctx.db, ctx.actor, key, value)
+    dialog = open_add(panel, qtbot)
+    fill(dialog, qtbot, auto=True, email="gen@acme.example")
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible(), dialog.error.text()
+    server.wait_for_messages(1)
+    message = server.messages[0]
+    assert message["To"] == "gen@acme.example"
+    assert "https://portal.example.com" in message.get_content()
+    with ctx.db.read_session() as s:
+        c = s.scalars(select(Contact)).one()
+        send = s.scalars(select(AuditEntry).where(AuditEntry.action == "SEND")).one()
+    assert c.password_hash and c.password_hash.startswith("scrypt")
+    assert "gen@acme.example" in send.message
+
+
+def test_delay_row_uses_utc(panel, qtbot):
+    dialog = open_add(panel, qtbot)
+    assert dialog.delay_at.timeZone() == QTimeZone.utc()

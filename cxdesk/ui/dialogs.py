@@ -48,3 +48,11 @@ def show_unexpected(parent: QWidget | None, exc: BaseException, details: str) ->
     box.exec()
     if box.clickedButton() is copy:
         QApplication.clipboard().setText(details)
+
+
+def save_file(parent: QWidget | None, title: str, default_name: str, filters: str) -> str | None:
+    """A file name to write to, or None when the user cancels."""
+    from PySide6.QtWidgets import QFileDialog
+
+    path, _ = QFileDialog.getSaveFileName(parent, title, default_name, filters)
+    return path or None

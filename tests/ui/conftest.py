@@ -21,6 +21,7 @@ class Answers:
         self.errors: list[str] = []
         self.infos: list[str] = []
         self.questions: list[str] = []
+        self.save_path: str | None = None
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def answers(monkeypatch) -> Answers:
     monkeypatch.setattr(dialogs, "ask_text", ask_text)
     monkeypatch.setattr(dialogs, "show_error", lambda parent, error, title="cxdesk": a.errors.append(str(error)))
     monkeypatch.setattr(dialogs, "info", lambda parent, title, text: a.infos.append(text))
+    monkeypatch.setattr(dialogs, "save_file", lambda parent, title, name, filters: a.save_path)
 
     def unexpected(parent, exc, details):
         raise AssertionError(f"unexpected error dialog: {details}")

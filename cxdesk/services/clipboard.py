@@ -1,0 +1,112 @@
+"""Clipboard text of a grid selection: TSV for Excel/LibreOffice plus an HTML table.
+
+TSV is what Excel itself puts on the clipboard: fields separated by tabs, every row
+ended by CRLF (including the last), fields containing a tab, quote, CR or LF quoted
+with doubled quotes.  Numbers are raw (no thousands separators, '.' decimal point,
+rounded half away from zero to the column's display decimals; percentages as shown,
+e.g. 45.23).  Text that a spreadsheet could take for a formula (starting with
+= + - @ tab or CR) gets a leading single quote; numbers are never altered.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Literal, Sequence
+
+from cxdesk.services.selection import Interval, Range, merge_intervals, normalise
+from cxdesk.services.table import Column, Table, group_spans, neutralise
+
+HeaderMode = Literal["none", "headers", "group"]
+
+_NEEDS_QUOTES = re.compile(r'[\t"\r\n]')
+
+
+class SelectionError(ValueError):
+    """The selection cannot be copied as one block; the message says what to do."""
+
+
+_HTML_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _field(text: str) -> str:
+    if _NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _tsv_column(texts: list[str]) -> list[str]:
+    return [_field(t) for t in texts] if _NEEDS_QUOTES.search("".join(texts)) else texts
+
+
+def _html_column(texts: list[str]) -> list[str]:
+    return [html.escape(t) for t in texts] if _HTML_SPECIAL.search("".join(texts)) else texts
+
+
+def copy_plan(table: Table, ranges: Sequence[Range]) -> tuple[list[Interval], list[int]]:
+    """Rows (merged half-open intervals) and columns to copy, following Excel's rule:
+    several rectangles must share the same columns (stacked) or the same rows (side by
+    side); they are then copied in row or column order, each cell once."""
+    selected = normalise(ranges, table.row_count, table.column_count)
+    if not selected:
+        raise SelectionError("Nothing is selected. Select the cells to copy, then copy again.")
+    if len({(left, right) for _, left, _, right in selected}) == 1:
+        _, left, _, right = selected[0]
+        rows = merge_intervals([(top, bottom + 1) for top, _, bottom, _ in selected])
+        return rows, list(range(left, right + 1))
+    if len({(top, bottom) for top, _, bottom, _ in selected}) == 1:
+        top, _, bottom, _ = selected[0]
+        columns = sorted({c for _, left, _, right in selected for c in range(left, right + 1)})
+        return [(top, bottom + 1)], columns
+    raise SelectionError(
+        "This action won't work on multiple selections. Select one block of cells, or "
+        "blocks in the same columns or in the same rows, and copy again."
+    )
+
+
+def _header_rows(columns: list[Column], headers: HeaderMode) -> list[list[tuple[str, int]]]:
+    """Header rows as (text, colspan) cells; the TSV expands the spans with blanks."""
+    rows: list[list[tuple[str, int]]] = []
+    if headers == "group":
+        rows.append([(group, last - first + 1) for group, first, last in group_spans(columns)])
+    if headers in ("headers", "group"):
+        rows.append([(c.header, 1) for c in columns])
+    return rows
+
+
+def copy_text(table: Table, ranges: Sequence[Range], headers: HeaderMode = "none") -> tuple[str, str]:
+    """(TSV, HTML) of the selection; ``headers`` adds the header row ("headers") and the
+    group header row above it ("group").  Raises SelectionError for uncopyable ranges."""
+    if headers not in ("none", "headers", "group"):
+        raise ValueError(f"unknown header mode {headers!r}")
+    intervals, cols = copy_plan(table, ranges)
+    columns = [table.columns[c] for c in cols]
+    cells: list[list[str]] = []
+    for col, column in zip(cols, columns):
+        texts = [t for start, stop in intervals for t in table.texts(col, start, stop)]
+        cells.append(texts)
+    head = _header_rows(columns, headers)
+
+    tsv_lines = [
+        "\t".join(_field(neutralise(text)) + "\t" * (span - 1) for text, span in row) for row in head
+    ]
+    tsv_columns = [cells[i] if column.numeric else _tsv_column(cells[i]) for i, column in enumerate(columns)]
+    tsv_lines.extend(map("\t".join, zip(*tsv_columns)))
+    tsv = "\r\n".join(tsv_lines) + "\r\n"
+
+    html_columns = [cells[i] if column.numeric else _html_column(cells[i]) for i, column in enumerate(columns)]
+    parts = ["<table>"]
+    if head:
+        parts.append("<thead>")
+        for row in head:
+            parts.append("<tr>")
+            parts.extend(
+                f'<th colspan="{span}">{html.escape(neutralise(text))}</th>' if span > 1
+                else f"<th>{html.escape(neutralise(text))}</th>"
+                for text, span in row
+            )
+            parts.append("</tr>")
+        parts.append("</thead>")
+    parts.append("<tbody>")
+    parts.extend("<tr><td>" + "</td><td>".join(row) + "</td></tr>" for row in zip(*html_columns))
+    parts.append("</tbody></table>")
+    return tsv, "".join(parts)

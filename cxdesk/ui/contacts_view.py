@@ -186,6 +186,7 @@ class ContactsPanel(QWidget):
             return
         with self.ctx.db.read_session() as s:
             self.model.set_rows(svc.list_contacts(s, self.customer_id))
+        self.view.fit_columns_once()
 
     def add(self) -> None:
         from cxdesk.ui.contact_dialog import ContactDialog
@@ -331,6 +332,7 @@ class GlobalContactsWindow(QMainWindow):
 
     def reload(self) -> None:
         self.model.reload()
+        self.view.fit_columns_once()
         self._update_count()
 
     def _update_count(self) -> None:

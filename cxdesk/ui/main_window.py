@@ -43,8 +43,9 @@ class CustomerFilterProxy(SortFilterProxy):
         self.status = ""
 
     def set_status(self, status: str) -> None:
+        self.beginFilterChange()
         self.status = status
-        self.invalidateFilter()
+        self.endFilterChange(SortFilterProxy.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
         if self.status:
@@ -110,6 +111,7 @@ class CustomerList(QWidget):
         with self.ctx.db.read_session() as s:
             rows = customer_service.list_customers(s)
         self.model.set_rows(rows)
+        self.view.fit_columns_once()
         self._update_count()
         if current is not None:
             self.select(current)
@@ -203,7 +205,8 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         actor = self.ctx.actor
-        self.operator_label = QLabel(f"Signed in: {actor.display_name or actor.login} ({actor.role})")
+        name = f"{actor.display_name} ({actor.login})" if actor.display_name else actor.login
+        self.operator_label = QLabel(f"Signed in: {name}, {actor.role}")
         self.operator_label.setAccessibleName("Signed-in operator")
         self.database_label = QLabel(f"Database: {self.ctx.db.display}")
         self.database_label.setAccessibleName("Database")
@@ -222,7 +225,7 @@ class MainWindow(QMainWindow):
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.splitter.restoreState(splitter)
         else:
-            self.splitter.setSizes([380, 900])
+            self.splitter.setSizes([470, 810])
 
     def save_state(self) -> None:
         s = self.ctx.settings

@@ -196,11 +196,24 @@ class DataTableView(QTableView):
             QGuiApplication.clipboard().setText(text)
         return text
 
-    def restore_state(self) -> None:
+    def restore_state(self) -> bool:
+        """Restore the user's column layout; without one, columns fit their content once."""
         if self.settings is not None and self.settings_key:
             state = self.settings.value(f"{self.settings_key}/header")
             if isinstance(state, QByteArray) and not state.isEmpty():
-                self.horizontalHeader().restoreState(state)
+                self._fitted = self.horizontalHeader().restoreState(state)
+                return self._fitted
+        return False
+
+    def fit_columns_once(self) -> None:
+        """Size columns to their content the first time there are rows (no saved layout)."""
+        if getattr(self, "_fitted", False) or self.model() is None or self.model().rowCount() == 0:
+            return
+        self.resizeColumnsToContents()
+        header = self.horizontalHeader()
+        for col in range(header.count()):
+            header.resizeSection(col, min(header.sectionSize(col), 240))
+        self._fitted = True
 
     def save_state(self) -> None:
         if self.settings is not None and self.settings_key:

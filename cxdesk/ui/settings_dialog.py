@@ -70,9 +70,18 @@ class OptionsPage(QWidget):
         return {k: self.value(k) for k in self.fields if self.value(k).strip() != self.loaded[k].strip()}
 
     def save(self, comment: str) -> bool:
-        """Save the changed options; on the first refusal show why and keep the form."""
+        """Save the changed options, but only when every one is valid; otherwise show why
+        and keep the form as typed."""
         self.error.clear()
-        for key, value in self.changed().items():
+        changed = self.changed()
+        for key, value in changed.items():
+            try:
+                options.DEFINITIONS[key].validate(value)
+            except UserError as exc:
+                self.error.setText(f"{options.DEFINITIONS[key].label}: {exc} Nothing was saved.")
+                self.fields[key].setFocus()
+                return False
+        for key, value in changed.items():
             try:
                 stored = options.set_value(self.ctx.db, self.ctx.actor, key, value, comment)
             except UserError as exc:

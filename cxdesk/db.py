@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
@@ -41,7 +38,11 @@ def strip_password(url: str) -> str:
         u = make_url(url)
     except ArgumentError:
         return url
-    return u.set(password=None).render_as_string(hide_password=False) if u.password else url
+    if not u.password:
+        return url
+    # (URL.set(password=None) keeps the password: set() ignores None)
+    bare = URL.create(u.drivername, u.username, None, u.host, u.port, u.database, u.query)
+    return bare.render_as_string(hide_password=False)
 
 
 def describe(url: str | URL) -> str:
@@ -60,18 +61,40 @@ def secret_name_for(url: str | URL) -> str:
     return f"db:{u.username or ''}@{u.host or 'localhost'}:{u.port or 5432}/{u.database}"
 
 
-def alembic_config() -> AlembicConfig:
+def alembic_config():
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
 
 
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w]+)?['\"]?\s*$", re.M)
+
+
+def _revision_graph() -> dict[str, str | None]:
+    """revision -> down_revision, read from the migration files without importing alembic
+    (opening a database must stay cheap; alembic loads only when a migration runs)."""
+    graph: dict[str, str | None] = {}
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict((k, v) for k, v in _REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if found.get("revision"):
+            down = found.get("down_revision")
+            graph[found["revision"]] = None if down in (None, "", "None") else down
+    return graph
+
+
 def head_revision() -> str:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """The newest schema revision this program knows."""
+    graph = _revision_graph()
+    heads = set(graph) - {down for down in graph.values() if down}
+    if len(heads) != 1:
+        raise RuntimeError(f"the migrations must have exactly one head, found {sorted(heads)}")
+    return heads.pop()
 
 
 def _known_revisions() -> set[str]:
-    return {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    return set(_revision_graph())
 
 
 def translate(exc: BaseException, url: str | URL | None = None) -> DatabaseUnavailable | None:
@@ -264,7 +287,10 @@ def _check_sqlite_file(u: URL, create: bool) -> None:
 
 
 def current_revision(conn) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    """The schema revision stamped in the database (alembic_version), without loading alembic."""
+    if "alembic_version" not in inspect(conn).get_table_names():
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def check_schema(db: Database) -> str | None:
@@ -319,6 +345,8 @@ def upgrade(db: Database) -> bool:
 
 
 def _run_alembic(conn) -> None:
+    from alembic import command
+
     cfg = alembic_config()
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "head")

@@ -16,11 +16,33 @@ from cxdesk import __version__
 from cxdesk.errors import UserError
 
 #: subcommand modules, in the order --help lists them
-COMMANDS = ["db", "demo", "options", "operator", "secret", "numbers", "sip", "cdr",
+COMMANDS = ["db", "demo", "options", "operator", "secret", "customer", "numbers", "sip", "cdr",
             "summary", "invoice", "audit", "email"]
+#: subcommands whose module is not named after them
+ALIASES = {"import-cdr": "cdr", "rollup": "cdr", "cdr-report": "cdr"}
+#: global options that take a value
+_VALUED = ("--db", "--comment")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_module(argv: list[str]) -> str | None:
+    """The module of the subcommand on the command line, so only it is imported (each
+    module imports its services; importing all of them costs a second at every call)."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token in _VALUED:
+            skip = True
+            continue
+        if token.startswith("-"):
+            continue
+        name = ALIASES.get(token, token)
+        return name if name in COMMANDS else None
+    return None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cxdesk",
         description="cxdesk: back office for a VoIP carrier. Without a command, starts the desktop program.",
@@ -34,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--comment", default="", help="audit comment recorded with the change")
     parser.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    wanted = _command_module(sys.argv[1:] if argv is None else argv)
+    for name in [wanted] if wanted else COMMANDS:
         try:
             module = importlib.import_module(f"cxdesk.cli.{name}_cmd")
         except ModuleNotFoundError as exc:
@@ -46,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("CXDESK_LOG_LEVEL", "WARNING"), stream=sys.stderr)
     if args.command is None:

@@ -47,10 +47,15 @@ class HeaderPanel(QGroupBox):
         self.edit_button.setAccessibleName("Edit customer")
         self.adjust_button = QPushButton("Adjust balance...")
         self.adjust_button.setAccessibleName("Adjust balance")
+        self.audit_button = QPushButton("View Audit Log")
+        self.audit_button.setAccessibleName("View Audit Log")
+        self.audit_button.setToolTip("When the customer was created and every change since")
         can = ctx.actor.can
         self.edit_button.setEnabled(can("edit_customers"))
         self.adjust_button.setEnabled(can("adjust_balance"))
+        self.audit_button.setVisible(can("view_audit"))
         buttons = QHBoxLayout()
+        buttons.addWidget(self.audit_button)
         buttons.addStretch(1)
         buttons.addWidget(self.edit_button)
         buttons.addWidget(self.adjust_button)
@@ -59,6 +64,7 @@ class HeaderPanel(QGroupBox):
         layout.addLayout(buttons)
         self.edit_button.clicked.connect(self.edit)
         self.adjust_button.clicked.connect(self.adjust)
+        self.audit_button.clicked.connect(self.view_audit_log)
 
     def set_customer(self, customer_id: int | None) -> None:
         self.customer_id = customer_id
@@ -92,6 +98,11 @@ class HeaderPanel(QGroupBox):
             f"Most concurrent calls in the last 24 hours, first reached {fmt.utc(h.peak_at)}" if h.peak_at
             else "No calls in the last 24 hours"
         )
+
+    def view_audit_log(self) -> None:
+        window = self.window()
+        if hasattr(window, "show_customer_tab"):
+            window.show_customer_tab("Audit Log")
 
     def edit(self) -> None:
         from cxdesk.ui.customer_dialog import CustomerDialog

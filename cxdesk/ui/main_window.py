@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Customer tabs")
         self.customer_tabs: list[QWidget] = []
-        for title, factory in customer_tab_factories():
+        for title, factory in customer_tab_factories(ctx):
             widget = factory(ctx, self)
             self.customer_tabs.append(widget)
             self.tabs.addTab(widget, title)
@@ -254,6 +254,13 @@ class MainWindow(QMainWindow):
         for tab in self.customer_tabs:
             tab.set_customer(cid)
 
+    def show_customer_tab(self, title: str) -> bool:
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == title:
+                self.tabs.setCurrentIndex(i)
+                return True
+        return False
+
     def find_customer(self) -> None:
         self.customers.search.setFocus()
         self.customers.search.selectAll()
@@ -349,28 +356,15 @@ class MainWindow(QMainWindow):
         self.close()
 
 
-def customer_tab_factories():
+def customer_tab_factories(ctx: AppContext):
     """(title, factory(ctx, parent)) for each tab of a customer, Main first."""
+    from cxdesk.ui.audit_view import CustomerAuditTab
+    from cxdesk.ui.invoices_tab import InvoicesTab
     from cxdesk.ui.main_tab import MainTab
     from cxdesk.ui.numbers_widgets import AuthTab
+    from cxdesk.ui.summary_tab import SummaryTab
 
-    tabs = [("Main", MainTab), ("Auth", AuthTab)]
-    try:
-        from cxdesk.ui.summary_tab import SummaryTab
-    except ImportError:
-        pass
-    else:
-        tabs.append(("Summary", SummaryTab))
-    try:
-        from cxdesk.ui.invoices_tab import InvoicesTab
-    except ImportError:
-        pass
-    else:
-        tabs.append(("Invoices", InvoicesTab))
-    try:
-        from cxdesk.ui.audit_view import CustomerAuditTab
-    except ImportError:
-        pass
-    else:
+    tabs = [("Main", MainTab), ("Auth", AuthTab), ("Summary", SummaryTab), ("Invoices", InvoicesTab)]
+    if ctx.actor.can("view_audit"):
         tabs.append(("Audit Log", CustomerAuditTab))
     return tabs

@@ -144,6 +144,18 @@ def test_staff_cannot_reach_settings_or_the_audit_log(make_ctx, demo_db, staff, 
     assert not w.settings_action.isEnabled()
     assert not w.audit_action.isEnabled()
     assert w.new_action.isEnabled()
+    assert "Audit Log" not in [w.tabs.tabText(i) for i in range(w.tabs.count())]
+    assert w.tabs.widget(0).header.audit_button.isHidden()
+
+
+def test_view_audit_log_opens_the_customers_entries(window, demo_db):
+    window.customers.view.selectRow(0)
+    cid = window.current_customer_id()
+    window.tabs.widget(0).header.audit_button.click()
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "Audit Log"
+    audit = window.tabs.currentWidget()
+    assert audit.customer_id == cid
+    assert audit.model.rowCount() >= 1  # at least the customer's CREATE
 
 
 def test_layout_is_restored_on_next_start(make_ctx, demo_db, admin, qtbot, qsettings):

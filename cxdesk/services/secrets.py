@@ -32,8 +32,12 @@ class KeyringUnavailable(UserError):
 
 
 def _backend():
-    kr = keyring.get_keyring()
-    candidates = getattr(kr, "backends", [kr])  # ChainerBackend holds several
+    try:
+        kr = keyring.get_keyring()
+        candidates = getattr(kr, "backends", [kr])  # ChainerBackend holds several
+    except Exception:  # a backend's availability probe can fail (D-Bus gone meanwhile)
+        log.info("keyring backend detection failed", exc_info=True)
+        candidates = []
     for backend in candidates:
         if type(backend).__module__.startswith(_TRUSTED_MODULES):
             return backend
@@ -59,7 +63,7 @@ def _call(fn, *args):
     except (KeyringError, Exception) as exc:  # jeepney/secretstorage raise their own errors
         if isinstance(exc, UserError):
             raise
-        log.warning("keyring call failed: %s", type(exc).__name__)
+        log.info("keyring call failed: %s", type(exc).__name__)
         raise KeyringUnavailable(
             "The system keyring did not answer (it may be locked or D-Bus is not running); "
             "unlock it or go on without remembering."
@@ -75,7 +79,8 @@ def check() -> None:
 def _validate_name(name: str) -> str:
     name = (name or "").strip()
     if not name or name == INDEX or any(c in name for c in "\r\n\t"):
-        raise ValidationError(f"'{name}' cannot be used as a secret name; use letters, digits, ':', '@', '.', '-' or '/'.")
+        raise ValidationError(f"'{name}' cannot be used as a secret name; use a name that is not empty, "
+                              f"not {INDEX} and without tabs or line breaks.")
     return name
 
 

@@ -1045,7 +1045,9 @@ class SmtpServer:
                           require_starttls=True)
         elif self.mode == "ssl":
             kwargs.update(ssl_context=self.tls.server_context(self.untrusted_cert))
-        plain_auth = self.auth and self.mode not in ("starttls", "ssl")
+        # aiosmtpd counts only STARTTLS as TLS, so on an implicit-TLS (ssl) port it would
+        # never offer AUTH: lift its check there too, the connection is encrypted already
+        plain_auth = self.auth and self.mode != "starttls"
 
         class _Controller(Controller):
             def factory(inner):

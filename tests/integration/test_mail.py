@@ -51,6 +51,15 @@ def test_authenticated_delivery(smtp_server):
     assert server.envelopes[0][2] is True
 
 
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_authenticated_delivery_over_tls(smtp_server, mode):
+    server = smtp_server(mode, auth=True)
+    settings = settings_for(server, user=server.username, password=server.password)
+    mail.send(settings, TO, "s", "b", cafile=server.ca_pem_path)
+    server.wait_for_messages(1)
+    assert server.envelopes[0][2] is True
+
+
 def test_wrong_credentials(smtp_server):
     server = smtp_server("auth")
     with pytest.raises(MailError) as err:

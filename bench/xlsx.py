@@ -54,11 +54,11 @@ def child(mode: str, rows: int) -> dict[str, float]:
     """One measured export in this process (run via a subprocess)."""
     from openpyxl import Workbook
 
-    from cxdesk.services import export
+    from cxdesk.services import export, xlsx_writer
 
     table = _table(rows)
     if mode == "bare":
-        columns = [export._column_values(table, c, 0, rows) for c in range(table.column_count)]
+        columns = [xlsx_writer._column_values(table, c, 0, rows) for c in range(table.column_count)]
         values = list(zip(*columns))
         del columns
     gc.collect()

@@ -2,7 +2,8 @@
 # Install the Debian packages the test suite and the Qt app need:
 #   PostgreSQL server (tests start their own cluster with initdb; the system cluster is
 #   not used), gnome-keyring + D-Bus (Secret Service tests), Xvfb/xauth (real windows
-#   for screenshots), poppler-utils (PDF checks), and the libraries PySide6 loads.
+#   for screenshots), poppler-utils (PDF checks), desktop-file-utils + appstream
+#   (.desktop and metainfo validators), and the libraries PySide6 loads.
 #
 # Fast and offline when everything is present (dpkg-query / command -v only).
 # Needs root or passwordless sudo to install; otherwise prints what is missing and
@@ -18,7 +19,7 @@ QT_LIBS=(
     libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libglib2.0-0
     fonts-dejavu-core
 )
-TOOLS=(gnome-keyring dbus dbus-x11 xvfb xauth poppler-utils)
+TOOLS=(gnome-keyring dbus dbus-x11 xvfb xauth poppler-utils desktop-file-utils appstream)
 
 # package -> a command it provides (a present command counts as installed, whatever
 # packaged it)
@@ -29,6 +30,8 @@ declare -A COMMAND_OF=(
     [xvfb]=Xvfb
     [xauth]=xauth
     [poppler-utils]=pdftotext
+    [desktop-file-utils]=desktop-file-validate
+    [appstream]=appstreamcli
 )
 
 installed() {  # installed PKG: true when dpkg has PKG (or its t64 rename) installed

@@ -32,6 +32,9 @@ def self_test(app: QApplication, db: Database, settings: QSettings) -> int:
         if shown < 3:
             raise RuntimeError(f"the customer list shows {shown} rows, expected at least 3")
         steps.append(f"read: the customer list shows {shown} customers")
+        if app.windowIcon().isNull() or app.windowIcon().pixmap(64, 64).isNull():
+            raise RuntimeError("the application icon did not load (cxdesk/resources or Qt's image plugins are missing)")
+        steps.append("icon: the application icon loads")
         options.set_value(db, actor, "company-name", "Self-test Carrier Ltd", "self-test")
         with db.read_session() as s:
             if options.get(s, "company-name") != "Self-test Carrier Ltd":

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from openpyxl import load_workbook
 
-from cxdesk.services import export
+from cxdesk.services import export, xlsx_writer
 from cxdesk.services.export import Cancelled, number_format, write_csv, write_xlsx
 from cxdesk.services.table import Column, Table
 
@@ -40,7 +40,7 @@ def table() -> Table:
 
 @pytest.fixture(params=[True, False], ids=["fast", "public"])
 def path_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    monkeypatch.setattr(export, "FAST_PATH", request.param)
+    monkeypatch.setattr(xlsx_writer, "FAST_PATH", request.param)
     return bool(request.param)
 
 
@@ -172,7 +172,7 @@ def test_progress_and_cancel_leave_no_file(tmp_path: Path, writer: object) -> No
 
 def test_fast_path_hook_exists_in_installed_openpyxl() -> None:
     # write_xlsx falls back to the slower public path silently; make the loss visible.
-    assert export.FAST_PATH, "openpyxl no longer has WriteOnlyWorksheet._values_to_row"
+    assert xlsx_writer.FAST_PATH, "openpyxl no longer has WriteOnlyWorksheet._values_to_row"
 
 
 def test_cancel_removes_openpyxl_temp_files(tmp_path: Path) -> None:

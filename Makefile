@@ -11,7 +11,7 @@ PYTEST_ARGS ?= -n 2
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,postgres]'
+	$(BIN)/python -m pip install -q -e '.[test,postgres,package]'
 	@touch $(STAMP)
 
 venv: $(STAMP)

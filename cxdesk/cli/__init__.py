@@ -71,7 +71,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("CXDESK_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    stderr = logging.StreamHandler(sys.stderr)
+    # the terminal shows warnings (or CXDESK_LOG_LEVEL); the log file may record more
+    stderr.setLevel(os.environ.get("CXDESK_LOG_LEVEL", "WARNING"))
+    logging.basicConfig(level=stderr.level, handlers=[stderr])
     if args.command is None:
         return gui(args)
     try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox, QPushButton, QWidget
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,12 @@ def ask_text(parent: QWidget | None, title: str, label: str, text: str = "") -> 
     return value if ok else None
 
 
+def save_file(parent: QWidget | None, title: str, suggested: str, filters: str) -> str | None:
+    """A file name to write to (the platform's Save dialog), or None when cancelled."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, suggested, filters)
+    return path or None
+
+
 def show_unexpected(parent: QWidget | None, exc: BaseException, details: str) -> None:
     """An unexpected failure: a short message, the details a click away, the form kept."""
     log.error("unexpected error: %s\n%s", exc, details)
@@ -49,10 +55,3 @@ def show_unexpected(parent: QWidget | None, exc: BaseException, details: str) ->
     if box.clickedButton() is copy:
         QApplication.clipboard().setText(details)
 
-
-def save_file(parent: QWidget | None, title: str, default_name: str, filters: str) -> str | None:
-    """A file name to write to, or None when the user cancels."""
-    from PySide6.QtWidgets import QFileDialog
-
-    path, _ = QFileDialog.getSaveFileName(parent, title, default_name, filters)
-    return path or None

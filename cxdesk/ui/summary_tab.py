@@ -45,7 +45,7 @@ from cxdesk.services import customers as customer_svc
 from cxdesk.services.clipboard import SelectionError, copy_text
 from cxdesk.services.selection import Stats, selection_stats, whole_rows
 from cxdesk.services.table import Table
-from cxdesk.ui import dialogs, fmt
+from cxdesk.ui import audit_comment, dialogs, fmt
 from cxdesk.ui.context import AppContext
 
 PERIODS = (("24 hours", "24h"), ("Daily", "daily"), ("Weekly", "weekly"), ("Monthly", "monthly"))
@@ -561,6 +561,9 @@ class SummaryTab(QWidget):
             return
         from cxdesk.services import invoices
 
+        comment = audit_comment.ask(self.ctx, self, "generating the invoices")
+        if comment is None:
+            return
         db, actor, cid, period = self.ctx.db, self.ctx.actor, self.customer_id, self.period_key()
         starts = [r.period_start for r in rows]
 
@@ -572,7 +575,7 @@ class SummaryTab(QWidget):
             dialogs.info(self, "Generate Invoice", f"Created {len(created)} invoice(s): "
                          + ", ".join(str(i.number) for i in created))
 
-        self.ctx.tasks.run(lambda _h: invoices.generate_for_periods(db, actor, cid, period, starts),
+        self.ctx.tasks.run(lambda _h: invoices.generate_for_periods(db, actor, cid, period, starts, comment=comment),
                            write=True, title="Generating invoices", parent=self, on_done=done)
 
     def auto_generate_invoice(self) -> None:
@@ -580,13 +583,16 @@ class SummaryTab(QWidget):
             return
         from cxdesk.services import invoices
 
+        comment = audit_comment.ask(self.ctx, self, "generating the missing invoices")
+        if comment is None:
+            return
         db, actor, cid = self.ctx.db, self.ctx.actor, self.customer_id
 
-        def done(created) -> None:
+        def done(result) -> None:
             self.ctx.bus.data_changed.emit("invoices")
-            dialogs.info(self, "Auto Generate Invoice",
-                         f"Created {len(created)} missing invoice(s)." if created
-                         else "Nothing to do: every ended period with traffic is already invoiced.")
+            text = result.sentence()
+            details = "\n".join(result.skipped)
+            dialogs.info(self, "Auto Generate Invoice", text[0].upper() + text[1:] + "." + (f"\n{details}" if details else ""))
 
-        self.ctx.tasks.run(lambda _h: invoices.auto_generate(db, actor, cid), write=True,
+        self.ctx.tasks.run(lambda _h: invoices.auto_generate(db, actor, cid, comment=comment), write=True,
                            title="Generating missing invoices", parent=self, on_done=done)

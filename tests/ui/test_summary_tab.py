@@ -167,3 +167,26 @@ def test_weekly_and_monthly_labels(tab):
     assert [tab.model.data(tab.model.index(r, 0)) for r in range(tab.model.rowCount())] == ["Week 9 2026", "Week 10 2026"]
     tab.period.setCurrentIndex(3)
     assert tab.model.data(tab.model.index(0, 0)) == "2026-03"
+
+
+def test_generate_invoice_for_ticked_days_then_refuse_them_again(tab, answers, ctx):
+    from cxdesk.models import Invoice
+
+    tab.generate_invoice()
+    assert "Tick one or more periods" in answers.errors[-1]
+    for row in (0, 2):
+        index = tab.model.index(row, tab.model.action_column)
+        assert tab.model.setData(index, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    tab.generate_invoice()
+    assert "Created 2 invoice(s): 1, 2" in answers.infos[-1]
+    with ctx.db.read_session() as s:
+        invoices = s.query(Invoice).order_by(Invoice.number).all()
+    day1 = sum(Decimal(c[4]) for c in CALLS if c[0] == 1)
+    assert [i.net for i in invoices] == [day1, sum(Decimal(c[4]) for c in CALLS if c[0] == 3)]
+    assert tab.model.checked == set()
+    tab.model.setData(tab.model.index(0, tab.model.action_column), Qt.CheckState.Checked.value,
+                      Qt.ItemDataRole.CheckStateRole)
+    tab.generate_invoice()
+    assert "invoice 1" in answers.errors[-1]
+    with ctx.db.read_session() as s:
+        assert s.query(Invoice).count() == 2

@@ -1,0 +1,664 @@
+"""Invoices: generated from the call summary, numbered without gaps, listed, exported.
+
+Generating
+    ``generate_for_periods(db, actor, customer_id, "monthly", [start, ...])`` makes one
+    invoice per period (the rows ticked in the Summary's Action column), all or none.
+    ``auto_generate(db, actor, customer_id or None)`` makes every invoice missing under
+    the customers' Invoice Schedule for periods that have ended and have traffic (at
+    least one call attempt, i.e. a row in the Summary); running it again creates nothing.
+    Both first roll up the CDRs imported since the last rollup, so the summary they read
+    is complete.
+
+    A period is never invoiced twice: a period that overlaps an existing invoice of the
+    customer, fully or in part (a monthly invoice after a daily one in that month), is
+    refused with the number of that invoice. Numbers come from the one ``invoice_counter``
+    row, locked FOR UPDATE in the generating transaction (on SQLite the write
+    transaction's BEGIN IMMEDIATE does the same), so they run 1, 2, 3... without gaps or
+    duplicates even when several workstations generate at once; the overlap check runs
+    under the same lock.
+
+Figures
+    Lines are one per UTC day (from the hourly summary) or one per destination (the
+    period's CDRs grouped by ``customer_card_dest_code``/``customer_card_dest_name``),
+    after the option "invoice-line-grouping". Per line: calls (connected), minutes
+    (billed duration), unit price (net per billed minute), net (the exact sum of the
+    customer charges, 6 decimals). The invoice:
+
+    * ``net``   = the exact sum of the line nets = the customer charges of its CDRs;
+    * ``tax``   = net x tax rate / 100 (stored to 6 decimals);
+    * ``total`` = round_half_up(net + net x rate / 100, minor unit of the currency),
+      rounded once, from the exact figures (2 decimals; JPY 0; see ``MINOR_UNITS``).
+
+    What an invoice shows (PDF, Excel, the lines dialog) is rounded to the minor unit
+    and adds up: Net shown = net rounded half-up, Tax shown = Total - Net shown, and the
+    line amounts are the exact line amounts rounded so that each column sums to the
+    figure below it (largest remainder: every shown line amount is within one minor unit
+    of its exact value). See :meth:`InvoiceRecord.shown_lines`.
+
+Audit
+    One GENERATE entry per invoice with the invoice row as its after-document, and one
+    GENERATE entry on ``invoice_lines`` (same key: the invoice id) listing its lines. The
+    counter moves within those entries. Paid status changes are UPDATE entries.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
+from pathlib import Path
+
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from cxdesk.db import Database
+from cxdesk.errors import ConflictError, NotFound, ValidationError
+from cxdesk.models import PAID_STATUSES, Cdr, Customer, Invoice, InvoiceCounter, InvoiceLine, utcnow
+from cxdesk.models.base import MONEY_SCALE
+from cxdesk.services import options, rollup
+from cxdesk.services.actor import Actor
+from cxdesk.services.customers import check_version
+from cxdesk.services.summary import check_period, period_end, period_label, period_start, summary_rows
+from cxdesk.services.uow import jsonable, unit_of_work
+
+KINDS = ("daily", "weekly", "monthly")
+#: Invoice Schedule (customer field) -> period kind
+SCHEDULE_KINDS = {"Daily": "daily", "Weekly": "weekly", "Monthly": "monthly"}
+COUNTER_ID = 1
+#: English month names, whatever the locale (Qt sets the C library's from the environment)
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+#: ISO 4217 currencies whose minor unit is not 1/100 (all others: 2 decimals)
+MINOR_UNITS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}
+_MICRO = Decimal(1).scaleb(-MONEY_SCALE)
+_HUNDRED = Decimal(100)
+_SIXTY = Decimal(60)
+_DAY = dt.timedelta(days=1)
+_UTC = dt.timezone.utc
+_PREC = 60  # decimal digits for money arithmetic: far beyond any amount the columns hold
+
+
+# -- money ----------------------------------------------------------------------------
+def minor_units(currency: str) -> int:
+    """Decimals of the currency's minor unit: 2 for most, 0 for JPY, 3 for KWD..."""
+    return MINOR_UNITS.get((currency or "").upper(), 2)
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def round_money(value: Decimal, currency: str) -> Decimal:
+    """Round half-up (away from zero at .5) to the currency's minor unit."""
+    return value.quantize(quantum(currency), ROUND_HALF_UP)
+
+
+def tax_of(net: Decimal, tax_percent: Decimal) -> Decimal:
+    """net x rate / 100, exactly."""
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        return net * tax_percent / _HUNDRED
+
+
+def invoice_total(net: Decimal, tax_percent: Decimal, currency: str) -> Decimal:
+    """The total: net plus tax, rounded once, half-up, to the minor unit."""
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        return round_money(net + tax_of(net, tax_percent), currency)
+
+
+def allocate(amounts: Sequence[Decimal], target: Decimal, step: Decimal) -> list[Decimal]:
+    """``amounts`` rounded to multiples of ``step`` so that they add up to ``target``.
+
+    Largest remainder: every amount is rounded down, then the units still missing go,
+    one each, to the amounts that lost the most (earlier lines first on ties). When
+    ``target`` is the rounded sum of the amounts, each result is within one step of its
+    amount.
+    """
+    if not amounts:
+        return []
+    floors = [a.quantize(step, ROUND_FLOOR) for a in amounts]
+    units = int((target - sum(floors, Decimal(0))) / step)
+    order = sorted(range(len(amounts)), key=lambda i: (floors[i] - amounts[i], i))  # largest loss first
+    if units < 0:
+        order.reverse()
+    for k in range(abs(units)):
+        i = order[k % len(order)]
+        floors[i] += step if units > 0 else -step
+    return floors
+
+
+def format_amount(value: Decimal, currency: str, with_code: bool = True) -> str:
+    """1,234.50 EUR (the currency's decimals, half-up)."""
+    places = minor_units(currency)
+    text = f"{round_money(value, currency):,.{places}f}"
+    return f"{text} {currency}" if with_code else text
+
+
+# -- records --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LineRecord:
+    position: int
+    description: str
+    period_start: dt.datetime
+    period_end: dt.datetime  #: exclusive
+    calls: int
+    minutes: Decimal
+    unit_price: Decimal  #: net per billed minute (0 without billed minutes)
+    net: Decimal  #: exact (6 decimals)
+    tax: Decimal  #: net x rate / 100, to 6 decimals
+    total: Decimal  #: net + tax, to 6 decimals
+
+    @property
+    def last_day(self) -> dt.date:
+        return (self.period_end - _DAY).date()
+
+
+@dataclass(frozen=True)
+class ShownLine:
+    """A line as the invoice shows it: amounts rounded to the minor unit, columns adding up."""
+
+    line: LineRecord
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceRecord:
+    id: int
+    number: int
+    customer_id: int
+    customer_name: str
+    name: str
+    period_kind: str
+    period_start: dt.datetime
+    period_end: dt.datetime  #: exclusive
+    invoice_date: dt.date
+    due_date: dt.date
+    currency: str
+    tax_percent: Decimal
+    net: Decimal
+    tax: Decimal
+    total: Decimal
+    paid_status: str
+    version: int
+    updated_by: str
+    updated_at: dt.datetime
+    lines: tuple[LineRecord, ...] = field(default=())
+
+    @property
+    def last_day(self) -> dt.date:
+        return (self.period_end - _DAY).date()
+
+    @property
+    def period_text(self) -> str:
+        first, last = self.period_start.date(), self.last_day
+        return first.isoformat() if first == last else f"{first.isoformat()} to {last.isoformat()}"
+
+    @property
+    def net_shown(self) -> Decimal:
+        return round_money(self.net, self.currency)
+
+    @property
+    def tax_shown(self) -> Decimal:
+        """Total - Net shown, so that the three printed figures add up."""
+        return self.total - self.net_shown
+
+    def shown_lines(self) -> list[ShownLine]:
+        """The lines with nets adding up to Net shown and taxes to Tax shown."""
+        step = quantum(self.currency)
+        nets = allocate([ln.net for ln in self.lines], self.net_shown, step)
+        taxes = allocate([tax_of(ln.net, self.tax_percent) for ln in self.lines], self.tax_shown, step)
+        return [ShownLine(ln, n, t, n + t) for ln, n, t in zip(self.lines, nets, taxes)]
+
+    def amount(self, value: Decimal, with_code: bool = True) -> str:
+        return format_amount(value, self.currency, with_code)
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    """One line of the invoice list."""
+
+    id: int
+    number: int
+    customer_id: int
+    customer_name: str
+    name: str
+    period_kind: str
+    period_start: dt.datetime
+    period_end: dt.datetime
+    invoice_date: dt.date
+    due_date: dt.date
+    currency: str
+    total: Decimal
+    paid_status: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Company:
+    """The issuer block of an invoice (Settings > Options)."""
+
+    name: str
+    address: str
+
+
+@dataclass(frozen=True)
+class AutoResult:
+    created: list[InvoiceRecord]
+    #: periods of the schedule left alone, one sentence each (partly invoiced already)
+    skipped: list[str]
+
+    def sentence(self) -> str:
+        if not self.created:
+            head = "no invoice was missing"
+        else:
+            numbers = ", ".join(str(i.number) for i in self.created)
+            head = f"created {len(self.created)} invoice{'s' if len(self.created) != 1 else ''} ({numbers})"
+        return head + (f"; {len(self.skipped)} period(s) skipped" if self.skipped else "")
+
+
+# -- reads ----------------------------------------------------------------------------
+def _record(inv: Invoice, customer_name: str, lines: Iterable[LineRecord] | None = None) -> InvoiceRecord:
+    values = {f.name: getattr(inv, f.name) for f in fields(InvoiceRecord)
+              if f.name not in ("customer_name", "lines")}
+    if lines is None:
+        lines = [LineRecord(**{f.name: getattr(ln, f.name) for f in fields(LineRecord)}) for ln in inv.lines]
+    return InvoiceRecord(customer_name=customer_name, lines=tuple(lines), **values)
+
+
+def list_invoices(session: Session, customer_id: int | None = None) -> list[InvoiceRow]:
+    """Invoices by number, of one customer or all."""
+    stmt = (select(*(getattr(Invoice, f.name) for f in fields(InvoiceRow) if f.name != "customer_name"),
+                   Customer.name.label("customer_name"))
+            .join(Customer, Customer.id == Invoice.customer_id).order_by(Invoice.number))
+    if customer_id is not None:
+        stmt = stmt.where(Invoice.customer_id == customer_id)
+    return [InvoiceRow(**row._asdict()) for row in session.execute(stmt)]
+
+
+def get_invoice(session: Session, invoice_id: int) -> InvoiceRecord:
+    inv = session.get(Invoice, invoice_id)
+    if inv is None:
+        raise NotFound(f"Invoice record {invoice_id} does not exist (any more); refresh the list.")
+    return _record(inv, session.get(Customer, inv.customer_id).name)
+
+
+def find_invoice(session: Session, number: int | str) -> InvoiceRecord:
+    """An invoice by its number (the Invoice ID users see)."""
+    text = str(number).strip()
+    if not text.isdigit():
+        raise ValidationError(f"'{text}' is not an invoice number; use the Invoice ID `cxdesk invoice list` shows.",
+                              field="number")
+    inv = session.scalars(select(Invoice).where(Invoice.number == int(text))).one_or_none()
+    if inv is None:
+        raise NotFound(f"There is no invoice number {int(text)}; check it with `cxdesk invoice list`.")
+    return _record(inv, session.get(Customer, inv.customer_id).name)
+
+
+def company(session: Session) -> Company:
+    return Company(options.get(session, "company-name"), options.get(session, "company-address"))
+
+
+# -- periods --------------------------------------------------------------------------
+def check_kind(period_kind: str) -> str:
+    kind = (period_kind or "").strip().lower()
+    if kind == "24h":
+        raise ValidationError("Hour rows of the 24-hour view cannot be invoiced; switch the Summary to Daily, "
+                              "Weekly or Monthly and tick the periods there.", field="period")
+    if kind not in KINDS:
+        check_period(kind)  # names the summary periods
+        raise ValidationError(f"'{period_kind}' cannot be invoiced; use daily, weekly or monthly.", field="period")
+    return kind
+
+
+def invoice_name(kind: str, start: dt.datetime) -> str:
+    """The Name column: the period as the Summary labels it ("January 2026" for a month)."""
+    if kind == "monthly":
+        return f"{MONTHS[start.month - 1]} {start.year}"
+    return period_label(kind, start)
+
+
+def _aligned(kind: str, start: dt.datetime) -> dt.datetime:
+    if not isinstance(start, dt.datetime) or start.tzinfo is None:
+        raise ValueError("period starts must be timezone-aware UTC datetimes")
+    start = start.astimezone(_UTC)
+    if period_start(kind, start) != start:
+        raise ValidationError(f"{start:%Y-%m-%d %H:%M} UTC is not the start of a {kind} period; "
+                              "tick the rows of the Summary again.", field="period")
+    return start
+
+
+def _covering(session: Session, customer_id: int, start: dt.datetime, end: dt.datetime) -> Invoice | None:
+    """The first invoice of the customer that overlaps [start, end), if any."""
+    return session.scalars(
+        select(Invoice).where(Invoice.customer_id == customer_id, Invoice.period_start < end,
+                              Invoice.period_end > start).order_by(Invoice.number).limit(1)
+    ).first()
+
+
+def _covered_message(label: str, start: dt.datetime, end: dt.datetime, inv: Invoice, others: bool = False) -> str:
+    """One sentence naming the invoice that covers [start, end); ``others``: more periods were ticked."""
+    if inv.period_start <= start and inv.period_end >= end:
+        advice = "untick it and generate the others" if others else "open that invoice instead of generating another"
+        return f"{label} is already invoiced: invoice {inv.number} ({inv.name}) covers it; {advice}."
+    advice = "untick it and generate the others" if others else "invoice the rest with shorter periods"
+    return f"{label} is already invoiced in part: invoice {inv.number} ({inv.name}) covers part of it; {advice}."
+
+
+# -- lines ----------------------------------------------------------------------------
+def _minutes(seconds: int) -> Decimal:
+    return (Decimal(seconds) / _SIXTY).quantize(_MICRO, ROUND_HALF_UP)
+
+
+def _line(position: int, description: str, start: dt.datetime, end: dt.datetime, calls: int, seconds: int,
+          net: Decimal, tax_percent: Decimal) -> LineRecord:
+    with localcontext() as ctx:
+        ctx.prec = _PREC
+        unit = (net * _SIXTY / seconds).quantize(_MICRO, ROUND_HALF_UP) if seconds else Decimal(0)
+    tax = tax_of(net, tax_percent).quantize(_MICRO, ROUND_HALF_UP)
+    return LineRecord(position, description, start, end, int(calls), _minutes(int(seconds)), unit, net, tax, net + tax)
+
+
+def _day_lines(session: Session, customer_id: int, start: dt.datetime, end: dt.datetime,
+               tax_percent: Decimal) -> list[LineRecord]:
+    rows = summary_rows(session, customer_id, "daily", start.date(), (end - _DAY).date())
+    return [_line(i, f"Calls on {r.label}", r.period_start, r.period_end, r.connected, r.billed_seconds,
+                  r.customer_charge, tax_percent) for i, r in enumerate(rows, 1)]
+
+
+def _destination_lines(session: Session, customer_id: int, start: dt.datetime, end: dt.datetime,
+                       tax_percent: Decimal) -> list[LineRecord]:
+    rows = session.execute(
+        select(Cdr.customer_card_dest_code, Cdr.customer_card_dest_name,
+               func.sum(case((Cdr.duration > 0, 1), else_=0)), func.sum(Cdr.customer_duration),
+               func.sum(Cdr.customer_charge))
+        .where(Cdr.customer_id == customer_id, Cdr.dt >= start, Cdr.dt < end)
+        .group_by(Cdr.customer_card_dest_code, Cdr.customer_card_dest_name)
+    ).all()
+    out = []
+    for code, name, calls, seconds, net in sorted(rows, key=lambda r: (r[1].lower(), r[0])):
+        description = f"{name} ({code})" if name and code else name or code or "Unknown destination"
+        out.append((description, calls or 0, seconds or 0, net or Decimal(0)))
+    return [_line(i, d, start, end, c, s, n, tax_percent) for i, (d, c, s, n) in enumerate(out, 1)]
+
+
+# -- generating -----------------------------------------------------------------------
+def _lock_counter(session: Session) -> int:
+    return session.execute(
+        select(InvoiceCounter.last_number).where(InvoiceCounter.id == COUNTER_ID).with_for_update()
+    ).scalar_one()
+
+
+def _has_traffic(session: Session, customer_id: int, kind: str, start: dt.datetime) -> bool:
+    return bool(summary_rows(session, customer_id, kind, start.date(), start.date()))
+
+
+def _create(uow, customer: Customer, kind: str, start: dt.datetime, number: int, invoice_date: dt.date,
+            grouping: str) -> InvoiceRecord:
+    """Insert invoice ``number`` with its lines, audited; the counter is moved by the caller."""
+    session = uow.session
+    end = period_end(kind, start)
+    make_lines = _destination_lines if grouping == "destination" else _day_lines
+    lines = make_lines(session, customer.id, start, end, customer.tax_percent)
+    net = sum((ln.net for ln in lines), Decimal(0))
+    tax = tax_of(net, customer.tax_percent).quantize(_MICRO, ROUND_HALF_UP)
+    total = invoice_total(net, customer.tax_percent, customer.currency)
+    inv = Invoice(
+        number=number, customer_id=customer.id, name=invoice_name(kind, start), period_kind=kind,
+        period_start=start, period_end=end, invoice_date=invoice_date,
+        due_date=invoice_date + dt.timedelta(days=customer.invoice_due_days), currency=customer.currency,
+        tax_percent=customer.tax_percent, net=net, tax=tax, total=total, paid_status="Unpaid",
+    )
+    uow.add(inv, action="GENERATE", message=(
+        f"Generated invoice {number} for customer {customer.id} ({customer.name}): {inv.name}, "
+        f"{len(lines)} line{'s' if len(lines) != 1 else ''} by {grouping}, "
+        f"total {format_amount(total, customer.currency)}"))
+    uow.flush()
+    if lines:
+        rows = [{"invoice_id": inv.id, **{f.name: getattr(ln, f.name) for f in fields(LineRecord)}} for ln in lines]
+        # one audit entry lists the lines (below) instead of one CREATE entry per line
+        session.execute(insert(InvoiceLine.__table__), rows, execution_options={"cxdesk_audited": True})
+    uow.record("GENERATE", "invoice_lines", inv.id, f"Lines of invoice {number} ({len(lines)}, by {grouping})",
+               after={"invoice": number, "lines": [_line_doc(ln) for ln in lines]}, customer_id=customer.id)
+    return _record(inv, customer.name, lines)
+
+
+def _line_doc(ln: LineRecord) -> dict:
+    return {"description": ln.description, "from": jsonable(ln.period_start), "to": jsonable(ln.period_end),
+            "calls": ln.calls, "minutes": jsonable(ln.minutes), "unit_price": jsonable(ln.unit_price),
+            "net": jsonable(ln.net), "tax": jsonable(ln.tax), "total": jsonable(ln.total)}
+
+
+def _move_counter(session: Session, last_number: int) -> None:
+    # audited by the GENERATE entries of the invoices that took the numbers
+    session.execute(update(InvoiceCounter.__table__).where(InvoiceCounter.id == COUNTER_ID)
+                    .values(last_number=last_number), execution_options={"cxdesk_audited": True})
+
+
+def _customer(session: Session, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"Customer {customer_id} does not exist (any more); refresh the list.")
+    return customer
+
+
+def generate_for_periods(
+    db: Database,
+    actor: Actor,
+    customer_id: int,
+    period_kind: str,
+    period_starts: Iterable[dt.datetime],
+    *,
+    invoice_date: dt.date | None = None,
+    now: dt.datetime | None = None,
+    comment: str = "",
+) -> list[InvoiceRecord]:
+    """Generate Invoice for the rows ticked in the Summary: one invoice per period, all or none.
+
+    ``period_kind`` is the Summary view ("daily", "weekly", "monthly"; "24h" is refused:
+    hour rows cannot be invoiced) and ``period_starts`` the ``period_start`` of each
+    ticked ``SummaryRow``. Refused (nothing created) when a period has not ended by
+    ``now``, has no calls, or is already invoiced in full or in part (the message names
+    the invoice). Invoice date: ``invoice_date`` or today (UTC); due date: invoice date
+    + the customer's Invoice Due Days. Returns the new invoices, oldest period first.
+    """
+    actor.require("generate_invoices")
+    kind = check_kind(period_kind)
+    starts = sorted({_aligned(kind, s) for s in period_starts})
+    if not starts:
+        raise ValidationError("Tick the periods to invoice in the Action column first.", field="period")
+    now = now or utcnow()
+    invoice_date = invoice_date or now.astimezone(_UTC).date()
+    for start in starts:
+        if period_end(kind, start) > now:
+            raise ValidationError(
+                f"{invoice_name(kind, start)} has not ended yet (it ends {period_end(kind, start):%Y-%m-%d %H:%M} UTC); "
+                "invoice it after that.", field="period")
+    rollup.run(db)
+    with unit_of_work(db, actor, comment) as uow:
+        session = uow.session
+        customer = _customer(session, customer_id)
+        last = _lock_counter(session)  # from here on, no other workstation generates
+        for start in starts:
+            end = period_end(kind, start)
+            covering = _covering(session, customer.id, start, end)
+            if covering is not None:
+                raise ConflictError(_covered_message(invoice_name(kind, start), start, end, covering, len(starts) > 1))
+            if not _has_traffic(session, customer.id, kind, start):
+                raise ValidationError(f"{invoice_name(kind, start)} has no calls of {customer.name} to invoice.",
+                                      field="period")
+        grouping = options.get(session, "invoice-line-grouping")
+        created = [_create(uow, customer, kind, start, last + i, invoice_date, grouping)
+                   for i, start in enumerate(starts, 1)]
+        _move_counter(session, last + len(created))
+    return created
+
+
+def _missing(session: Session, customer: Customer, cutoff: dt.datetime) -> tuple[list[dt.datetime], list[str]]:
+    """Schedule periods that ended by ``cutoff``, have traffic and no invoice; and the
+    sentences for those that are invoiced in part (left alone)."""
+    kind = SCHEDULE_KINDS.get(customer.invoice_schedule, "monthly")
+    existing = session.scalars(select(Invoice).where(Invoice.customer_id == customer.id)
+                               .order_by(Invoice.number)).all()
+    starts, skipped = [], []
+    for row in summary_rows(session, customer.id, kind):
+        start, end = row.period_start, row.period_end
+        if end > cutoff:
+            break
+        covering = next((i for i in existing if i.period_start < end and i.period_end > start), None)
+        if covering is None:
+            starts.append(start)
+        elif not (covering.period_start <= start and covering.period_end >= end):
+            skipped.append(f"{customer.name}: " + _covered_message(invoice_name(kind, start), start, end, covering))
+    return starts, skipped
+
+
+def auto_generate(
+    db: Database,
+    actor: Actor,
+    customer_id: int | None = None,
+    *,
+    until: dt.date | None = None,
+    now: dt.datetime | None = None,
+    comment: str = "",
+) -> AutoResult:
+    """Auto Generate Invoice: every invoice missing under the Invoice Schedule of one
+    customer (or of all), for periods that ended by ``now`` (and by the end of the day
+    ``until``) and have traffic. Idempotent: a second run creates nothing. Each
+    customer's invoices are made in one transaction; invoice date = today (UTC)."""
+    actor.require("generate_invoices")
+    now = now or utcnow()
+    cutoff = now
+    if until is not None:
+        cutoff = min(now, dt.datetime(until.year, until.month, until.day, tzinfo=_UTC) + _DAY)
+    rollup.run(db)
+    if customer_id is None:
+        with db.read_session() as s:
+            ids = list(s.scalars(select(Customer.id).order_by(Customer.id)))
+    else:
+        ids = [customer_id]
+    created: list[InvoiceRecord] = []
+    skipped: list[str] = []
+    for cid in ids:
+        with unit_of_work(db, actor, comment) as uow:
+            session = uow.session
+            customer = _customer(session, cid)
+            last = _lock_counter(session)
+            starts, notes = _missing(session, customer, cutoff)
+            skipped += notes
+            if not starts:
+                continue
+            kind = SCHEDULE_KINDS.get(customer.invoice_schedule, "monthly")
+            grouping = options.get(session, "invoice-line-grouping")
+            made = [_create(uow, customer, kind, start, last + i, now.astimezone(_UTC).date(), grouping)
+                    for i, start in enumerate(starts, 1)]
+            _move_counter(session, last + len(made))
+        created += made
+    return AutoResult(created, skipped)
+
+
+# -- editing --------------------------------------------------------------------------
+def set_paid_status(db: Database, actor: Actor, invoice_id: int, status: str, expected_version: int | None,
+                    comment: str = "") -> InvoiceRecord:
+    """Paid, Unpaid or Pending; refused when the invoice changed since ``expected_version``."""
+    actor.require("edit_invoices")
+    wanted = str(status or "").strip().lower()
+    new = next((s for s in PAID_STATUSES if s.lower() == wanted), None)
+    if new is None:
+        raise ValidationError(f"'{status}' is not a paid status; choose one of: {', '.join(PAID_STATUSES)}.",
+                              field="paid_status")
+    with unit_of_work(db, actor, comment) as uow:
+        inv = uow.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
+        if inv is None:
+            raise NotFound(f"Invoice record {invoice_id} does not exist (any more); refresh the list.")
+        check_version(inv, expected_version, f"invoice {inv.number}")
+        old = inv.paid_status
+        if old != new:
+            inv.paid_status = new
+            uow.note(inv, message=f"Changed the paid status of invoice {inv.number} from {old} to {new}")
+            uow.flush()
+        return _record(inv, uow.session.get(Customer, inv.customer_id).name)
+
+
+# -- Excel ----------------------------------------------------------------------------
+def export_invoice_xlsx(actor: Actor, invoice: InvoiceRecord, issuer: Company, path: str | Path) -> None:
+    """The invoice as an Excel workbook: issuer and customer, the lines, net, tax, total.
+
+    Amounts are the figures the invoice shows (rounded, adding up), as numbers with the
+    currency's number format; the file appears only when complete.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Alignment, Font
+
+    from cxdesk.services.export import _atomic, number_format
+    from cxdesk.services.table import Column, neutralise
+
+    actor.require("export")
+    if Path(path).suffix.lower() != ".xlsx":
+        raise ValidationError(f"Cannot write '{Path(path).name}': the name must end in .xlsx.", field="path")
+    places = minor_units(invoice.currency)
+    money = number_format(Column("m", "m", kind="money", decimals=places), invoice.currency)
+    minutes = number_format(Column("n", "n", kind="minutes", decimals=2))
+    price = number_format(Column("p", "p", kind="money", decimals=max(places, 4)))
+    bold = Font(bold=True)
+
+    def text(value: str) -> str:
+        return ILLEGAL_CHARACTERS_RE.sub("", neutralise(value))
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = f"Invoice {invoice.number}"
+    wb.properties.title = f"Invoice {invoice.number}"
+    wb.properties.creator = "cxdesk"
+    ws.append([text(issuer.name or "")])
+    ws["A1"].font = Font(bold=True, size=14)
+    for line in (issuer.address or "").splitlines():
+        ws.append([text(line)])
+    ws.append([])
+    ws.append(["Invoice", invoice.number])
+    ws.cell(ws.max_row, 1).font = Font(bold=True, size=14)
+    ws.cell(ws.max_row, 2).font = Font(bold=True, size=14)
+    ws.cell(ws.max_row, 2).alignment = Alignment(horizontal="left")
+    for label, value in (("Customer", text(invoice.customer_name)), ("Customer ID", invoice.customer_id),
+                         ("Invoice date", invoice.invoice_date), ("Due date", invoice.due_date),
+                         ("Period (UTC)", f"{invoice.name}: {invoice.period_text}"),
+                         ("Currency", invoice.currency), ("Paid", invoice.paid_status)):
+        ws.append([label, value])
+        ws.cell(ws.max_row, 1).font = bold
+        cell = ws.cell(ws.max_row, 2)
+        cell.alignment = Alignment(horizontal="left")
+        if isinstance(value, dt.date):
+            cell.number_format = "yyyy-mm-dd"
+    ws.append([])
+    headers = ["Description", "From (UTC)", "To (UTC)", "Calls", "Minutes", "Unit price",
+               "Net", f"Tax {invoice.tax_percent.normalize():f} %", "Total"]
+    ws.append(headers)
+    for c in range(1, len(headers) + 1):
+        ws.cell(ws.max_row, c).font = bold
+    formats = [None, "yyyy-mm-dd", "yyyy-mm-dd", "#,##0", minutes, price, money, money, money]
+    for shown in invoice.shown_lines():
+        ln = shown.line
+        ws.append([text(ln.description), ln.period_start.date(), ln.last_day, ln.calls, ln.minutes,
+                   ln.unit_price if ln.minutes else None, shown.net, shown.tax, shown.total])
+        for c, fmt in enumerate(formats, 1):
+            if fmt:
+                ws.cell(ws.max_row, c).number_format = fmt
+    ws.append([])
+    for label, value in (("Net", invoice.net_shown),
+                         (f"Tax ({invoice.tax_percent.normalize():f} %)", invoice.tax_shown),
+                         (f"Total {invoice.currency}", invoice.total)):
+        ws.append([None] * 7 + [label, value])
+        ws.cell(ws.max_row, 8).font = bold
+        ws.cell(ws.max_row, 9).number_format = money
+        ws.cell(ws.max_row, 9).font = bold
+    for letter, width in zip("ABCDEFGHI", (38, 12, 12, 9, 12, 12, 16, 16, 18)):
+        ws.column_dimensions[letter].width = width
+    with _atomic(path) as temp:
+        wb.save(temp)

@@ -1,0 +1,228 @@
+"""The Invoices tab driven as a user would: the list, the lines dialog, the paid status
+edited in its cell (audited, refused for staff and on a conflict), Auto Generate, and
+export to PDF (read back with pdftotext) and Excel."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QAbstractItemModelTester
+from PySide6.QtWidgets import QComboBox
+from sqlalchemy import select
+
+from cxdesk.models import AuditEntry, Cdr, Invoice
+from cxdesk.services import invoices, options, rollup
+from cxdesk.services.actor import Actor
+from cxdesk.services.uow import unit_of_work
+from cxdesk.ui import dialogs
+from cxdesk.ui.invoices_tab import PAID_COLUMN, InvoiceDialog, InvoicesTab
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2025, 6, 1, tzinfo=UTC)
+FATAL = QAbstractItemModelTester.FailureReportingMode.Fatal
+
+
+def day(d: int, month: int = 1) -> dt.datetime:
+    return dt.datetime(2025, month, d, 10, tzinfo=UTC)
+
+
+def cdr(callid: str, at: dt.datetime, customer_id: int, charge: str) -> dict:
+    return {"callid": callid, "dt": at, "customer_id": customer_id, "source_cli": "", "dest_number": "",
+            "duration": 90, "customer_duration": 90, "customer_charge": Decimal(charge),
+            "customer_card_rate": Decimal(0), "customer_card_dest_code": "44", "customer_card_dest_name": "UK",
+            "customer_card_currency": "EUR", "provider_id": None, "provider_charge": Decimal(0), "pdd_out": 0,
+            "ring_duration": 0, "sip_code": 200, "sip_reason": "", "release_reason": ""}
+
+
+@pytest.fixture
+def data(ctx, make_customer, admin, accountant):
+    """Acme: January 2025 (invoice 1, three days) and February (invoice 3, not yet: see
+    auto); Other: January (invoice 2)."""
+    db = ctx.db
+    acme = make_customer(db, "Acme Telecom", tax_percent=Decimal("20"), invoice_due_days=30)
+    other = make_customer(db, "Other Ltd")
+    with unit_of_work(db, admin) as uow:
+        uow.bulk_insert(Cdr, [cdr("a1", day(3), acme, "1.111111"), cdr("a2", day(4), acme, "2.222222"),
+                              cdr("a3", day(5), acme, "3.333333"), cdr("o1", day(3), other, "5"),
+                              cdr("f1", day(7, 2), acme, "7"), cdr("m1", day(9, 3), acme, "9")], "test CDRs")
+    rollup.run(db)
+    jan = dt.datetime(2025, 1, 1, tzinfo=UTC)
+    invoices.generate_for_periods(db, accountant, acme, "monthly", [jan], now=NOW, invoice_date=dt.date(2025, 2, 1))
+    invoices.generate_for_periods(db, accountant, other, "monthly", [jan], now=NOW)
+    return acme, other
+
+
+def make_tab(make_ctx, sqlite_db, actor, customer, qtbot) -> InvoicesTab:
+    tab = InvoicesTab(make_ctx(sqlite_db, actor))
+    qtbot.addWidget(tab)
+    QAbstractItemModelTester(tab.model, FATAL)
+    QAbstractItemModelTester(tab.proxy, FATAL)
+    tab.set_customer(customer)
+    tab.show()
+    return tab
+
+
+@pytest.fixture
+def tab(make_ctx, sqlite_db, accountant, data, qtbot) -> InvoicesTab:
+    return make_tab(make_ctx, sqlite_db, accountant, data[0], qtbot)
+
+
+def texts(view, row: int) -> list[str]:
+    model = view.model()
+    return [model.index(row, c).data() for c in range(model.columnCount())]
+
+
+def select_row(tab: InvoicesTab, row: int = 0) -> None:
+    tab.view.selectRow(row)
+    assert tab.current() is not None
+
+
+def audit_entries(db, action: str) -> list[AuditEntry]:
+    with db.read_session() as s:
+        return s.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)).all()
+
+
+def test_the_list_shows_the_customers_invoices(tab, data, qtbot):
+    headers = [tab.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(tab.proxy.columnCount())]
+    assert headers == ["Invoice ID", "Name", "Invoice Date", "Due Date", "Total", "Paid"]
+    assert tab.proxy.rowCount() == 1  # not the other customer's
+    assert texts(tab.view, 0) == ["1", "January 2025", "2025-02-01", "2025-03-03", "8.00 EUR", "Unpaid"]
+    assert tab.count.text() == "1 invoice, 1 not paid"
+    assert not tab.open_button.isEnabled() and not tab.pdf_button.isEnabled()
+    select_row(tab)
+    assert tab.open_button.isEnabled() and tab.pdf_button.isEnabled() and tab.paid_actions["Paid"].isEnabled()
+    tab.set_customer(data[1])
+    assert texts(tab.view, 0)[:2] == ["2", "January 2025"]
+    tab.set_customer(None)
+    assert tab.proxy.rowCount() == 0 and not tab.auto_button.isEnabled()
+
+
+def test_opening_an_invoice_shows_its_lines_and_totals(tab, qtbot):
+    select_row(tab)
+    qtbot.mouseClick(tab.open_button, Qt.MouseButton.LeftButton)
+    dialog = tab.findChild(InvoiceDialog)
+    assert dialog is not None and dialog.isVisible()
+    QAbstractItemModelTester(dialog.model, FATAL)
+    assert [texts(dialog.view, r) for r in range(dialog.proxy.rowCount())] == [
+        ["Calls on 2025-01-03", "2025-01-03", "2025-01-03", "1", "1.50", "0.7407", "1.11", "0.22", "1.33"],
+        ["Calls on 2025-01-04", "2025-01-04", "2025-01-04", "1", "1.50", "1.4815", "2.22", "0.44", "2.66"],
+        ["Calls on 2025-01-05", "2025-01-05", "2025-01-05", "1", "1.50", "2.2222", "3.34", "0.67", "4.01"],
+    ]  # net 6.666666 -> 6.67, total round(7.9999992) = 8.00, tax 8.00 - 6.67; each column adds up to them
+    assert [dialog.fields[k].text() for k in ("Net", "Tax", "Total", "Paid", "Due Date")] == [
+        "6.67 EUR", "1.33 EUR", "8.00 EUR", "Unpaid", "2025-03-03"]
+    dialog.close()
+
+    pos = tab.view.visualRect(tab.proxy.index(0, 1)).center()
+    qtbot.mouseClick(tab.view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.mouseDClick(tab.view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert [d.invoice.number for d in tab.findChildren(InvoiceDialog) if d.isVisible()] == [1]
+
+
+def test_the_paid_status_is_edited_in_its_cell_and_audited(tab, sqlite_db, answers, admin, qtbot):
+    options.set_value(sqlite_db, admin, "audit-comment", "on", "ask for reasons")
+    answers.text = ["paid by bank transfer"]
+    index = tab.proxy.index(0, PAID_COLUMN)
+    tab.view.setCurrentIndex(index)
+    qtbot.keyClick(tab.view, Qt.Key.Key_F2)
+    editor = tab.view.findChild(QComboBox)
+    assert editor is not None and editor.accessibleName() == "Paid status" and editor.currentText() == "Unpaid"
+    qtbot.keyClick(editor, Qt.Key.Key_End)  # choose the last item: Paid
+    qtbot.waitUntil(lambda: texts(tab.view, 0)[PAID_COLUMN] == "Paid")
+    assert tab.count.text() == "1 invoice, 0 not paid"
+    (entry,) = [e for e in audit_entries(sqlite_db, "UPDATE") if e.table_name == "invoices"]
+    assert (entry.actor, entry.comment, entry.message) == (
+        "acc", "paid by bank transfer", "Changed the paid status of invoice 1 from Unpaid to Paid")
+    assert json.loads(entry.after)["paid_status"] == "Paid"
+
+    answers.text = [None]  # the reason is asked for and cancelled: nothing is saved
+    select_row(tab)
+    tab.paid_actions["Pending"].trigger()
+    assert texts(tab.view, 0)[PAID_COLUMN] == "Paid"
+    assert len(audit_entries(sqlite_db, "UPDATE")) == 2  # the option and the one change
+
+
+def test_a_paid_status_changed_meanwhile_is_refused(tab, sqlite_db, answers, qtbot):
+    select_row(tab)
+    with sqlite_db.read_session() as s:
+        inv = s.scalars(select(Invoice)).first()
+    invoices.set_paid_status(sqlite_db, Actor(login="sam2", role="admin"), inv.id, "Pending", inv.version)
+    tab.paid_actions["Paid"].trigger()
+    assert len(answers.errors) == 1
+    assert answers.errors[0].startswith("Invoice 1 was changed by sam2 at ")
+    assert texts(tab.view, 0)[PAID_COLUMN] == "Pending"  # reloaded: what is stored now
+
+
+def test_staff_see_invoices_but_cannot_change_or_export_them(make_ctx, sqlite_db, staff, data, qtbot):
+    tab = make_tab(make_ctx, sqlite_db, staff, data[0], qtbot)
+    select_row(tab)
+    assert not tab.proxy.flags(tab.proxy.index(0, PAID_COLUMN)) & Qt.ItemFlag.ItemIsEditable
+    assert not tab.model.setData(tab.model.index(0, PAID_COLUMN), "Paid")
+    assert not any(a.isEnabled() for a in tab.paid_actions.values())
+    assert not tab.auto_button.isEnabled() and not tab.pdf_button.isEnabled() and not tab.xlsx_button.isEnabled()
+    assert tab.open_button.isEnabled()
+
+
+def test_auto_generate_creates_the_missing_invoices(tab, sqlite_db, answers, qtbot):
+    answers.confirm = False
+    qtbot.mouseClick(tab.auto_button, Qt.MouseButton.LeftButton)
+    assert tab.proxy.rowCount() == 1
+    answers.confirm = True
+    qtbot.mouseClick(tab.auto_button, Qt.MouseButton.LeftButton)
+    assert answers.infos == ["Created 2 invoices (3, 4)."]  # February and March 2025: ended, with calls
+    assert [texts(tab.view, r)[:2] for r in range(3)] == [["4", "March 2025"], ["3", "February 2025"],
+                                                         ["1", "January 2025"]]
+    qtbot.mouseClick(tab.auto_button, Qt.MouseButton.LeftButton)
+    assert answers.infos[-1] == "No invoice was missing."
+    assert len(audit_entries(sqlite_db, "GENERATE")) == 2 * 4
+
+
+def test_export_to_pdf_and_excel(tab, sqlite_db, admin, monkeypatch, tmp_path, qtbot):
+    options.set_value(sqlite_db, admin, "company-name", "Example Carrier Ltd")
+    options.set_value(sqlite_db, admin, "company-address", "1 Exchange Street\nLondon EC1A 1AA")
+    asked = []
+
+    def save_file(parent, title, suggested, filters):
+        asked.append((title, suggested, filters))
+        return str(tmp_path / suggested.rsplit(".", 1)[0]) if len(asked) == 1 else None
+
+    monkeypatch.setattr(dialogs, "save_file", save_file)
+    select_row(tab)
+    qtbot.mouseClick(tab.pdf_button, Qt.MouseButton.LeftButton)
+    assert asked == [("Export invoice 1 to PDF", "invoice-1.pdf", "PDF files (*.pdf)")]
+    pdf = tmp_path / "invoice-1.pdf"  # the suffix is added when the name has none
+    assert pdf.read_bytes().startswith(b"%PDF")
+    qtbot.mouseClick(tab.xlsx_button, Qt.MouseButton.LeftButton)  # cancelled: nothing written
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".pdf", ".xlsx")) == ["invoice-1.pdf"]
+
+    monkeypatch.setattr(dialogs, "save_file", lambda *a: str(tmp_path / "jan.xlsx"))
+    tab.xlsx_action.trigger()
+    ws = openpyxl.load_workbook(tmp_path / "jan.xlsx").active
+    assert [row[8] for row in ws.iter_rows(values_only=True) if row[7] == "Total EUR"] == [8.0]
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed; scripts/install-os-deps.sh installs it")
+    words = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                                    check=True).stdout.split())
+    assert "Invoice number 1" in words and "Total due 8.00 EUR" in words and "Acme Telecom" in words
+    assert "Example Carrier Ltd" in words
+
+
+def test_an_unwritable_export_path_is_reported(tab, monkeypatch, tmp_path, answers):
+    monkeypatch.setattr(dialogs, "save_file", lambda *a: str(tmp_path / "missing" / "x.xlsx"))
+    select_row(tab)
+    assert tab.export_current("xlsx") is None
+    assert len(answers.errors) == 1 and answers.errors[0].startswith(f"Cannot write {tmp_path / 'missing' / 'x.xlsx'}")
+
+
+def test_other_views_generating_invoices_refresh_the_list(tab, data, sqlite_db, accountant):
+    invoices.generate_for_periods(sqlite_db, accountant, data[0], "daily", [dt.datetime(2025, 2, 7, tzinfo=UTC)],
+                                  now=NOW)
+    assert tab.proxy.rowCount() == 1
+    tab.ctx.bus.data_changed.emit("invoices")
+    assert tab.proxy.rowCount() == 2

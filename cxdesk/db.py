@@ -134,10 +134,10 @@ def translate(exc: BaseException, url: str | URL | None = None) -> DatabaseUnava
         or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
     ):
         return DatabaseUnavailable(
-            f"The connection to {where} was lost; nothing was saved. Try again once the server is back."
+            f"The connection to {where} was lost and nothing was saved; try again once the server is back."
         )
     if "timeout" in msg or "timed out" in msg:
-        return DatabaseUnavailable(f"{where} did not answer in time; nothing was saved. Try again.")
+        return DatabaseUnavailable(f"{where} did not answer in time and nothing was saved; try again.")
     if isinstance(exc, OperationalError):
         return DatabaseUnavailable(f"{where} cannot be used right now: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}")
     return None

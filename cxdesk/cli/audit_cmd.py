@@ -23,8 +23,8 @@ def register(sub) -> None:
 
 
 def verify_cmd(args) -> int:
-    with open_db(args, create=False) as db, db.read_session() as session:
-        result = audit_chain.verify(session)
+    with open_db(args, create=False) as db:
+        result = audit_chain.verify_database(db)
     if result.ok:
         print(result.sentence())
         return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, event, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cxdesk.models.base import Base, Exact, UTCDateTime, Versioned
@@ -41,10 +41,17 @@ class Customer(Versioned, Base):
         return f"customer {self.id} ({self.name})"
 
 
+#: the customer list and Global Contacts sort by company name, ignoring case
+Index("ix_customers_name_lower", func.lower(Customer.name))
+
+
 class Contact(Versioned, Base):
     __tablename__ = "contacts"
     __audit_name__ = "contact"
-    __table_args__ = (Index("ix_contacts_customer_name", "customer_id", "name"),)
+    __table_args__ = (
+        Index("ix_contacts_customer_name", "customer_id", "name"),
+        Index("ix_contacts_search", "search_text", "customer_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
@@ -64,8 +71,23 @@ class Contact(Versioned, Base):
     #: addresses and CIDR ranges, one per line, normalised; empty = any address
     ip_whitelist: Mapped[str] = mapped_column(Text, default="")
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: derived, kept by the mapper events below: lower-cased name, email, phone and mobile,
+    #: one per line. Global Contacts searches and sorts on it (not audited: it repeats them);
+    #: on PostgreSQL the migration adds a pg_trgm index on it when pg_trgm can be installed
+    search_text: Mapped[str] = mapped_column(String(600), default="", info={"audit": False})
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")
 
     def audit_label(self) -> str:
         return f"contact {self.id} ({self.email})"
+
+
+def contact_search_text(name: str, email: str, phone: str, mobile: str) -> str:
+    """What Global Contacts searches: starts with the lower-cased name, so it also sorts by name."""
+    return "\n".join(((name or "").lower(), (email or "").lower(), phone or "", mobile or ""))
+
+
+@event.listens_for(Contact, "before_insert")
+@event.listens_for(Contact, "before_update")
+def _keep_search_text(_mapper, _connection, contact: Contact) -> None:
+    contact.search_text = contact_search_text(contact.name, contact.email, contact.phone, contact.mobile)

@@ -19,6 +19,7 @@ CAPABILITIES = {
     "generate_invoices": "accountant",
     "edit_invoices": "accountant",
     "export": "accountant",
+    "import_cdrs": "accountant",
     "view_audit": "supervisor",
     "verify_audit": "supervisor",
     "manage_operators": "admin",

@@ -114,3 +114,16 @@ def verify(
             if seen < head.count else "the chain does not end where the log's head says (entries were added or removed)",
         )
     return VerifyResult(True, seen)
+
+
+def verify_database(
+    db,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> VerifyResult:
+    """Verify in one consistent snapshot: on PostgreSQL (READ COMMITTED by default) an
+    entry committed during the walk would otherwise look like a broken end of the chain."""
+    with db.read_session() as session:
+        if db.is_postgres:
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return verify(session, progress, cancel)

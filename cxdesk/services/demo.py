@@ -139,8 +139,9 @@ def load_demo(
                 emails.add(email)
                 uow.add(Contact(
                     customer_id=cust.id, name=f"{first} {last}", email=email, email_key=email,
-                    phone=f"+44 20 7{rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
-                    mobile=f"+44 7{rng.randrange(100, 999)} {rng.randrange(100000, 999999)}",
+                    # stored normalised, as the contact form stores them
+                    phone=f"+44207{rng.randrange(100, 999)}{rng.randrange(1000, 9999)}",
+                    mobile=f"+447{rng.randrange(100, 999)}{rng.randrange(100000, 999999)}",
                     contact_type=rng.choice(_TYPES), auto_generate_password=True,
                     email_verified=rng.random() < 0.7, mobile_verified=rng.random() < 0.4,
                 ))

@@ -30,15 +30,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
+from cxdesk.errors import Cancelled  # noqa: F401 - raised here, caught by the UI's task runner
 from cxdesk.services.table import Column, Table, group_spans, neutralise
 
 Progress = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
 CHUNK_ROWS = 2000
-
-
-class Cancelled(Exception):
-    """The export was cancelled; no file was written."""
 
 
 @contextlib.contextmanager

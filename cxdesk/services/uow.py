@@ -56,6 +56,8 @@ def row_dict(obj: Base, changed_secrets: set[str] = frozenset()) -> dict[str, An
     out: dict[str, Any] = {}
     for attr in inspect(obj).mapper.column_attrs:
         col = attr.columns[0]
+        if col.info.get("audit") is False:  # derived columns that only repeat others
+            continue
         value = getattr(obj, attr.key)
         if col.info.get("secret"):
             if attr.key in changed_secrets:
@@ -215,7 +217,10 @@ class UnitOfWork:
         if all(e["action"] == "LOGIN" for e in self._entries):
             return
         opt = self.session.get(Option, "audit-comment")
-        if opt is not None and opt.value == "on":
+        # turning the option off is itself a change that needs its reason
+        was_on = any(e["table_name"] == "options" and e["primary_key"] == "audit-comment"
+                     and e["before"] and json.loads(e["before"]).get("value") == "on" for e in self._entries)
+        if was_on or (opt is not None and opt.value == "on"):
             raise ValidationError("A reason is required for every change (Audit Comment is on); type one and save again.", field="comment")
 
     def commit(self) -> list[int]:

@@ -38,8 +38,14 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.create_index('ix_audit_created', ['created_at'], unique=False)
         batch_op.create_index('ix_audit_customer', ['customer_id', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_entries_action'), ['action'], unique=False)
         batch_op.create_index('ix_audit_table_pk', ['table_name', 'primary_key'], unique=False)
+        batch_op.create_index('ix_audit_actor', ['actor', 'id'], unique=False)
+        batch_op.create_index('ix_audit_ip', ['ip', 'id'], unique=False)
+        batch_op.create_index('ix_audit_action', ['action', 'id'], unique=False)
+        batch_op.create_index('ix_audit_table', ['table_name', 'id'], unique=False)
+        batch_op.create_index('ix_audit_pk', ['primary_key', 'id'], unique=False)
+        batch_op.create_index('ix_audit_message', [sa.text('substr(message, 1, 100)'), 'id'], unique=False)
+        batch_op.create_index('ix_audit_comment', [sa.text('substr(comment, 1, 100)'), 'id'], unique=False)
 
     op.create_table('audit_head',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -72,6 +78,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customers_status'), ['status'], unique=False)
+        batch_op.create_index('ix_customers_name_lower', [sa.text('lower(name)')], unique=False)
 
     op.create_table('invoice_counter',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -182,6 +189,7 @@ def upgrade() -> None:
     sa.Column('email_verified', sa.Boolean(), nullable=False),
     sa.Column('ip_whitelist', sa.Text(), nullable=False),
     sa.Column('password_changed_at', cxdesk.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('search_text', sa.String(length=600), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', cxdesk.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', cxdesk.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -194,6 +202,7 @@ def upgrade() -> None:
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.create_index('ix_contacts_customer_name', ['customer_id', 'name'], unique=False)
         batch_op.create_index(batch_op.f('ix_contacts_name'), ['name'], unique=False)
+        batch_op.create_index('ix_contacts_search', ['search_text', 'customer_id'], unique=False)
 
     op.create_table('hourly_summaries',
     sa.Column('customer_id', sa.Integer(), nullable=False),
@@ -315,12 +324,68 @@ def _seed_and_protect() -> None:
             "CREATE TRIGGER audit_entries_append_only BEFORE UPDATE OR DELETE ON audit_entries "
             "FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()"
         )
+    _audit_search_index()
+    _contacts_search_index()
+
+
+SEARCHED = ("actor", "ip", "created_at", "primary_key", "action", "table_name", "message", "comment", "customer_id")
+
+
+def _audit_search_index() -> None:
+    """The audit search box's substring index (cxdesk.services.audit_log), where the
+    database supports one; without it searching scans the log."""
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        cols = ", ".join(SEARCHED)
+        try:
+            with bind.begin_nested():  # FTS5's trigram tokenizer needs SQLite 3.34
+                op.execute(f"CREATE VIRTUAL TABLE audit_search USING fts5({cols}, content='', tokenize='trigram')")
+        except sa.exc.OperationalError:
+            return
+        # entries are append-only, so inserting is the only change to follow; the time is
+        # indexed as shown (YYYY-MM-DD HH:MM:SS), without the stored microseconds
+        values = ", ".join("substr(new.created_at, 1, 19)" if c == "created_at" else f"new.{c}" for c in SEARCHED)
+        op.execute(
+            f"CREATE TRIGGER audit_search_insert AFTER INSERT ON audit_entries BEGIN "
+            f"INSERT INTO audit_search (rowid, {cols}) VALUES (new.id, {values}); END"
+        )
+        return
+    available = bind.exec_driver_sql("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'").first()
+    if available is None:
+        return
+    try:
+        with bind.begin_nested():  # needs the CREATE privilege on the database
+            op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except sa.exc.DBAPIError:
+        return
+    # the same expression as audit_log.PG_SEARCH_TEXT (a query uses the index only then)
+    op.execute(
+        "CREATE INDEX audit_search_trgm ON audit_entries USING gin (("
+        "actor || ' ' || ip || ' ' || primary_key || ' ' || action || ' ' || table_name || ' ' || "
+        "message || ' ' || comment || ' ' || coalesce(customer_id::text, '')) gin_trgm_ops)"
+    )
+
+
+def _contacts_search_index() -> None:
+    """Global Contacts' substring search (cxdesk.services.contacts) on PostgreSQL: a pg_trgm
+    index on contacts.search_text, where _audit_search_index could install pg_trgm."""
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    if bind.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'").first() is None:
+        return
+    op.execute("CREATE INDEX contacts_search_trgm ON contacts USING gin (search_text gin_trgm_ops)")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
+        op.execute("DROP INDEX IF EXISTS contacts_search_trgm")
+        op.execute("DROP INDEX IF EXISTS audit_search_trgm")
         op.execute("DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries")
         op.execute("DROP FUNCTION IF EXISTS audit_entries_append_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS audit_search_insert")
+        op.execute("DROP TABLE IF EXISTS audit_search")
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('invoice_lines', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_invoice_lines_invoice_id'))
@@ -340,6 +405,7 @@ def downgrade() -> None:
     op.drop_table('invoices')
     op.drop_table('hourly_summaries')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
+        batch_op.drop_index('ix_contacts_search')
         batch_op.drop_index(batch_op.f('ix_contacts_name'))
         batch_op.drop_index('ix_contacts_customer_name')
 
@@ -358,13 +424,20 @@ def downgrade() -> None:
     op.drop_table('operators')
     op.drop_table('invoice_counter')
     with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_index('ix_customers_name_lower')
         batch_op.drop_index(batch_op.f('ix_customers_status'))
 
     op.drop_table('customers')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_comment')
+        batch_op.drop_index('ix_audit_message')
+        batch_op.drop_index('ix_audit_pk')
+        batch_op.drop_index('ix_audit_table')
+        batch_op.drop_index('ix_audit_action')
+        batch_op.drop_index('ix_audit_ip')
+        batch_op.drop_index('ix_audit_actor')
         batch_op.drop_index('ix_audit_table_pk')
-        batch_op.drop_index(batch_op.f('ix_audit_entries_action'))
         batch_op.drop_index('ix_audit_customer')
         batch_op.drop_index('ix_audit_created')
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 from cxdesk.cli.common import open_db, print_table
 from cxdesk.services import customers
 from cxdesk.services.actor import cli_actor
-from cxdesk.services.customers import CustomerForm
-from cxdesk.services.numbers import find_customer
+from cxdesk.services.customers import CustomerForm, find_customer
 
 
 def register(sub) -> None:

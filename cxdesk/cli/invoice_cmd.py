@@ -8,7 +8,7 @@ from cxdesk.cli.common import open_db, print_table
 from cxdesk.errors import ValidationError
 from cxdesk.services import invoices
 from cxdesk.services.actor import cli_actor
-from cxdesk.services.numbers import find_customer
+from cxdesk.services.customers import find_customer
 from cxdesk.services.summary import parse_day, parse_period
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from cxdesk.cli.common import open_db, print_table
-from cxdesk.services import numbers
+from cxdesk.services import customers, numbers
 from cxdesk.services.actor import cli_actor
 
 
@@ -27,7 +27,7 @@ def register(sub) -> None:
 
 def assign_cmd(args) -> int:
     with open_db(args) as db:
-        customer_id, _ = numbers.find_customer(db, args.customer)
+        customer_id, _ = customers.find_customer(db, args.customer)
         block = numbers.assign_block(db, cli_actor(), customer_id, args.comment)
     print(f"assigned {block.label} to {block.customer_name} (customer {block.customer_id})")
     return 0
@@ -35,7 +35,7 @@ def assign_cmd(args) -> int:
 
 def list_cmd(args) -> int:
     with open_db(args) as db:
-        customer_id = numbers.find_customer(db, args.customer)[0] if args.customer else None
+        customer_id = customers.find_customer(db, args.customer)[0] if args.customer else None
         blocks = numbers.list_blocks(db, customer_id)
     print_table(["block", "size", "in use", "customer id", "customer", "assigned (UTC)"],
                 [[b.label, b.size, b.in_use, b.customer_id, b.customer_name,
@@ -45,7 +45,7 @@ def list_cmd(args) -> int:
 
 def release_cmd(args) -> int:
     with open_db(args) as db:
-        customer_id, _ = numbers.find_customer(db, args.customer)
+        customer_id, _ = customers.find_customer(db, args.customer)
         block = numbers.release_block(db, cli_actor(), customer_id, args.start, args.comment)
     print(f"released {block.label} from {block.customer_name} (customer {block.customer_id})")
     return 0
@@ -53,6 +53,6 @@ def release_cmd(args) -> int:
 
 def resolve_cmd(args) -> int:
     with open_db(args) as db:
-        customer_id, _ = numbers.find_customer(db, args.customer)
+        customer_id, _ = customers.find_customer(db, args.customer)
         print(numbers.resolve_short(db, customer_id, args.short))
     return 0

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from cxdesk.cli.common import open_db, print_table, read_secret
-from cxdesk.services import numbers
+from cxdesk.services import customers, numbers
 from cxdesk.services.actor import cli_actor
 
 
@@ -30,7 +30,7 @@ def add_cmd(args) -> int:
     for username in args.usernames:  # before asking for any password
         numbers.parse_extension(username)
     with open_db(args) as db:
-        customer_id, _ = numbers.find_customer(db, args.customer)
+        customer_id, _ = customers.find_customer(db, args.customer)
         new = [
             numbers.NewSipUser(
                 username,
@@ -50,7 +50,7 @@ def add_cmd(args) -> int:
 
 def list_cmd(args) -> int:
     with open_db(args) as db:
-        customer_id = numbers.find_customer(db, args.customer)[0] if args.customer else None
+        customer_id = customers.find_customer(db, args.customer)[0] if args.customer else None
         users = numbers.list_sip_users(db, customer_id)
     print_table(["username", "short", "caller ID", "enabled", "customer id", "customer"],
                 [[u.username, u.short, u.caller_id, "yes" if u.enabled else "no", u.customer_id,

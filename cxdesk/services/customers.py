@@ -256,6 +256,20 @@ def list_customers(session: Session, search: str = "", status: str | None = None
     return [CustomerRow(*row) for row in session.execute(stmt)]
 
 
+def find_customer(db: Database, ref: str) -> tuple[int, str]:
+    """A customer by numeric id or exact name, as the command line names one: (id, name)."""
+    ref = ref.strip()
+    with db.read_session() as s:
+        row = None
+        if ref.isdigit():
+            row = s.execute(select(Customer.id, Customer.name).where(Customer.id == int(ref))).first()
+        if row is None:
+            row = s.execute(select(Customer.id, Customer.name).where(Customer.name == ref)).first()
+    if row is None:
+        raise NotFound(f"There is no customer with the id or exact name '{ref}'; check the spelling.")
+    return row.id, row.name
+
+
 @dataclass(frozen=True)
 class HeaderFigures:
     """The Main tab header."""

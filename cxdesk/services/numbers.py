@@ -171,20 +171,6 @@ def _customer(session: Session, customer_id: int) -> Customer:
     return c
 
 
-def find_customer(db: Database, ref: str) -> tuple[int, str]:
-    """A customer by numeric id or exact name: (id, name)."""
-    ref = ref.strip()
-    with db.read_session() as s:
-        row = None
-        if ref.isdigit():
-            row = s.execute(select(Customer.id, Customer.name).where(Customer.id == int(ref))).first()
-        if row is None:
-            row = s.execute(select(Customer.id, Customer.name).where(Customer.name == ref)).first()
-    if row is None:
-        raise NotFound(f"There is no customer with the id or exact name '{ref}'; check the spelling.")
-    return row.id, row.name
-
-
 def _may_see_holder(actor: Actor) -> bool:
     """Operators see every customer; the customer portal must not learn other customers' names."""
     return actor.login != PORTAL.login

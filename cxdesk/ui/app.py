@@ -7,7 +7,6 @@ import sys
 import traceback
 
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from cxdesk import APP_NAME, __version__, logsetup

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from cxdesk.errors import ConflictError, NotFound, ValidationError
 from cxdesk.models import AuditEntry, NumberBlock, SipUser
-from cxdesk.services import numbers, options, passwords
+from cxdesk.services import customers, numbers, options, passwords
 from cxdesk.services.actor import PORTAL
 from cxdesk.services.uow import unit_of_work
 
@@ -437,11 +437,11 @@ def test_resolve_short_off_the_thousands(db, admin, staff, make_customer):
 def test_find_customer_by_id_or_exact_name(db, make_customer):
     acme = make_customer(db, "Acme Telecom")
     digits = make_customer(db, "4242")
-    assert numbers.find_customer(db, str(acme)) == (acme, "Acme Telecom")
-    assert numbers.find_customer(db, " Acme Telecom ") == (acme, "Acme Telecom")
-    assert numbers.find_customer(db, "4242") == (digits, "4242")
+    assert customers.find_customer(db, str(acme)) == (acme, "Acme Telecom")
+    assert customers.find_customer(db, " Acme Telecom ") == (acme, "Acme Telecom")
+    assert customers.find_customer(db, "4242") == (digits, "4242")
     with pytest.raises(NotFound, match="no customer with the id or exact name 'acme telecom'"):
-        numbers.find_customer(db, "acme telecom")
+        customers.find_customer(db, "acme telecom")
 
 
 def test_sip_realm_cannot_change_while_sip_users_exist(db, admin, make_customer):

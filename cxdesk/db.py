@@ -139,7 +139,8 @@ def translate(exc: BaseException, url: str | URL | None = None) -> DatabaseUnava
     if "timeout" in msg or "timed out" in msg:
         return DatabaseUnavailable(f"{where} did not answer in time and nothing was saved; try again.")
     if isinstance(exc, OperationalError):
-        return DatabaseUnavailable(f"{where} cannot be used right now: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}")
+        first = (str(getattr(exc, "orig", exc)).strip().splitlines() or [type(exc).__name__])[0]
+        return DatabaseUnavailable(f"{where} cannot be used right now: {first}")
     return None
 
 
@@ -151,7 +152,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.get_backend_name() == "sqlite"
         self.is_postgres = url.get_backend_name() == "postgresql"
-        self._reader = sessionmaker(bind=engine, expire_on_commit=False, info={"cxdesk_readonly": True})
+        self._reader = sessionmaker(bind=engine, expire_on_commit=False)
         self._writer = sessionmaker(
             bind=engine.execution_options(cxdesk_write=True), expire_on_commit=False
         )
@@ -224,8 +225,11 @@ def parse_url(url: str) -> URL:
         return make_url(f"sqlite:///{Path(url).expanduser().absolute()}")
     try:
         return make_url(url)
-    except ArgumentError:
-        raise DatabaseUnavailable(f"'{url}' is not a database URL; use a file path or postgresql+psycopg://user@host/db.")
+    except (ArgumentError, ValueError):
+        shown = url.split("@")[-1] if "@" in url else url  # never echo a password
+        raise DatabaseUnavailable(
+            f"'…{shown}' is not a database URL; use a file path or postgresql+psycopg://user@host:port/db."
+        ) from None
 
 
 def open_database(
@@ -242,7 +246,12 @@ def open_database(
     """
     u = parse_url(url or default_url())
     if u.get_backend_name() == "sqlite":
-        _check_sqlite_file(u, create)
+        try:
+            _check_sqlite_file(u, create)
+        except OSError as exc:
+            raise DatabaseUnavailable(
+                f"Cannot use {u.database}: {exc.strerror or exc}; check the path and its permissions."
+            ) from exc
     elif u.password is None and password_lookup is not None:
         password = password_lookup(secret_name_for(u))
         if password:
@@ -333,7 +342,13 @@ def upgrade(db: Database) -> bool:
     if rev == head:
         return False
     if rev is not None:
-        backup_sqlite(db, reason=f"before-{head}")
+        try:
+            backup_sqlite(db, reason=f"before-{head}")
+        except (OSError, sqlite3.Error) as exc:
+            raise DatabaseUnavailable(
+                f"No backup of {db.display} could be written before upgrading it ({exc}); free some space "
+                "or fix the folder's permissions, then start again."
+            ) from exc
     with db.engine.connect().execution_options(cxdesk_write=True) as conn:
         # another process may have migrated while we waited for the write lock
         with conn.begin():

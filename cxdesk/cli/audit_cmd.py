@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 
 def verify_cmd(args) -> int:
-    with open_db(args, create=False) as db:
+    with open_db(args) as db:
         result = audit_chain.verify_database(db)
     if result.ok:
         print(result.sentence())

@@ -50,7 +50,7 @@ def parse_when(text: str, option: str) -> dt.date | dt.datetime:
 
 
 def diff_cmd(args) -> int:
-    with open_db(args, create=False) as db, db.read_session() as session:
+    with open_db(args) as db, db.read_session() as session:
         found = audit_log.entry(session, args.entry_id)
         changes = audit_log.changes(found)
     if args.json:
@@ -82,7 +82,7 @@ def export_cmd(args) -> int:
         raise ValidationError(f"Cannot export to '{path.name}': the file name must end in .xlsx or .csv.")
     date_from = parse_when(args.date_from, "--from") if args.date_from else None
     date_to = parse_when(args.date_to, "--to") if args.date_to else None
-    with open_db(args, create=False) as db, db.read_session() as session:
+    with open_db(args) as db, db.read_session() as session:
         customer = _customer_id(session, args.customer) if args.customer else None
         query = AuditQuery(date_from=date_from, date_to=date_to, customer_id=customer, descending=False)
         count = writer(session, query, path)

@@ -47,7 +47,7 @@ def _progress(done: int, total: int) -> None:
 def import_cmd(args) -> int:
     from cxdesk.services.cdr_import import BadRowsError, import_cdrs
 
-    with open_db(args) as db:
+    with open_db(args, create=True) as db:
         try:
             result = import_cdrs(db, cli_actor(), args.file, skip_bad=args.skip_bad,
                                  create_customers=args.create_customers, comment=args.comment,
@@ -79,7 +79,7 @@ def report_cmd(args) -> int:
     from cxdesk.services.summary import parse_period, period_label
 
     start, end = parse_period(args.period, args.date)
-    with open_db(args, create=False) as db:
+    with open_db(args) as db:
         customer_id, name = find_customer(db, args.customer)
         count = write_cdr_report(db, cli_actor(), customer_id, start, end, args.output)
     print(f"wrote {count:,} CDRs of {name} for {period_label(args.period, start)} (UTC) to {args.output}")

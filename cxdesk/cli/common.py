@@ -14,7 +14,10 @@ def database_url(args: argparse.Namespace) -> str | None:
     return args.db or config.load().database_url or None
 
 
-def open_db(args: argparse.Namespace, *, create: bool = True) -> Database:
+def open_db(args: argparse.Namespace, *, create: bool = False) -> Database:
+    """The database of --db (or the settings file). Only commands that set a database up
+    (db upgrade, demo, operator add, import-cdr) pass create=True: anything else run
+    against a mistyped path says so instead of creating an empty database there."""
     from cxdesk.services.secrets import lookup_quietly
 
     return open_database(database_url(args), create=create, password_lookup=lookup_quietly)

@@ -17,7 +17,7 @@ def register(sub) -> None:
 
 
 def upgrade(args) -> int:
-    with open_db(args) as db:
+    with open_db(args, create=True) as db:
         print(f"{db.display}: schema {head_revision()} (up to date)")
     return 0
 
@@ -25,7 +25,7 @@ def upgrade(args) -> int:
 def info_cmd(args) -> int:
     from cxdesk.models import AuditEntry, Cdr, Contact, Customer, Invoice, Operator
 
-    with open_db(args, create=False) as db, db.read_session() as s, db.engine.connect() as conn:
+    with open_db(args) as db, db.read_session() as s, db.engine.connect() as conn:
         print(f"database: {db.display}")
         print(f"schema:   {current_revision(conn)}")
         for label, model in [("customers", Customer), ("contacts", Contact), ("operators", Operator),

@@ -44,7 +44,7 @@ def run(args) -> int:
         if not args.quiet and sys.stderr.isatty():
             print(f"\r{done:,} / {total:,} CDRs", end="", file=sys.stderr, flush=True)
 
-    with open_db(args) as db:
+    with open_db(args, create=True) as db:
         result = load_demo(db, cli_actor(), customers=args.customers, days=args.days, seed=args.seed,
                            end=end, calls_per_day=args.calls_per_day, progress=progress)
     took = time.perf_counter() - started

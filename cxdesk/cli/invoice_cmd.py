@@ -43,7 +43,7 @@ def _describe(inv: invoices.InvoiceRecord) -> str:
 def generate_cmd(args) -> int:
     start, _end = parse_period(args.period, args.date)
     invoice_date = parse_day(args.invoice_date, "invoice_date") if args.invoice_date else None
-    with open_db(args, create=False) as db:
+    with open_db(args) as db:
         customer_id, _ = find_customer(db, args.customer)
         (inv,) = invoices.generate_for_periods(db, cli_actor(), customer_id, args.period, [start],
                                                invoice_date=invoice_date, comment=args.comment)
@@ -53,7 +53,7 @@ def generate_cmd(args) -> int:
 
 def auto_cmd(args) -> int:
     until = parse_day(args.until, "until") if args.until else None
-    with open_db(args, create=False) as db:
+    with open_db(args) as db:
         customer_id = find_customer(db, args.customer)[0] if args.customer else None
         result = invoices.auto_generate(db, cli_actor(), customer_id, until=until, comment=args.comment)
     for inv in result.created:
@@ -65,7 +65,7 @@ def auto_cmd(args) -> int:
 
 
 def list_cmd(args) -> int:
-    with open_db(args, create=False) as db:
+    with open_db(args) as db:
         customer_id = find_customer(db, args.customer)[0] if args.customer else None
         with db.read_session() as s:
             rows = invoices.list_invoices(s, customer_id)
@@ -80,7 +80,7 @@ def export_cmd(args) -> int:
     if suffix not in (".pdf", ".xlsx"):
         raise ValidationError(f"Cannot export to '{Path(args.output).name}': the name must end in .pdf or .xlsx.")
     actor = cli_actor()
-    with open_db(args, create=False) as db, db.read_session() as s:
+    with open_db(args) as db, db.read_session() as s:
         inv = invoices.find_invoice(s, args.number)
         issuer = invoices.company(s)
     if suffix == ".pdf":

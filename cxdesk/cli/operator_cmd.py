@@ -1,4 +1,4 @@
-"""cxdesk operator add LOGIN --role ROLE [--name NAME] [--password-stdin] | list"""
+"""cxdesk operator add | list | role | password | deactivate | activate"""
 from __future__ import annotations
 
 from cxdesk.cli.common import open_db, print_table, read_secret
@@ -19,11 +19,25 @@ def register(sub) -> None:
     add.set_defaults(func=add_cmd)
     ls = osub.add_parser("list", help="list the operators (never their passwords)")
     ls.set_defaults(func=list_cmd)
+    role = osub.add_parser("role", help="change an operator's role")
+    role.add_argument("login")
+    role.add_argument("role", choices=ROLES)
+    role.set_defaults(func=role_cmd)
+    pw = osub.add_parser("password", help="set a new password for an operator (also lifts a lock)")
+    pw.add_argument("login")
+    pw.add_argument("--password-stdin", action="store_true",
+                    help="read the password from the first line of standard input")
+    pw.set_defaults(func=password_cmd)
+    for name, active, text in (("deactivate", False, "stop an operator from signing in"),
+                               ("activate", True, "let a deactivated operator sign in again")):
+        a = osub.add_parser(name, help=text)
+        a.add_argument("login")
+        a.set_defaults(func=active_cmd, active=active)
 
 
 def add_cmd(args) -> int:
     password = read_secret(f"Password for {args.login}: ", args.password_stdin)
-    with open_db(args) as db:
+    with open_db(args, create=True) as db:
         info = operators.create_operator(db, cli_actor(), args.login, password, role=args.role,
                                          display_name=args.name, comment=args.comment)
     print(f"created operator {info.login} ({info.role})")
@@ -40,4 +54,26 @@ def list_cmd(args) -> int:
     print_table(["login", "name", "role", "active", "last sign-in", "locked until"],
                 [[o.login, o.display_name, o.role, "yes" if o.active else "no",
                   _when(o.last_login_at), _when(o.locked_until)] for o in rows])
+    return 0
+
+
+def role_cmd(args) -> int:
+    with open_db(args) as db:
+        info = operators.set_role(db, cli_actor(), args.login, args.role, comment=args.comment)
+    print(f"{info.login} is now {info.role}")
+    return 0
+
+
+def password_cmd(args) -> int:
+    password = read_secret(f"New password for {args.login}: ", args.password_stdin)
+    with open_db(args) as db:
+        info = operators.set_password(db, cli_actor(), args.login, password, comment=args.comment)
+    print(f"new password set for {info.login}")
+    return 0
+
+
+def active_cmd(args) -> int:
+    with open_db(args) as db:
+        info = operators.set_active(db, cli_actor(), args.login, args.active, comment=args.comment)
+    print(f"{info.login} is {'active' if info.active else 'deactivated'}")
     return 0

@@ -26,7 +26,7 @@ def run(args) -> int:
 
     date_from = parse_day(args.date_from, "date_from") if args.date_from else None
     date_to = parse_day(args.date_to, "date_to") if args.date_to else None
-    with open_db(args, create=False) as db:
+    with open_db(args) as db:
         customer_id, name = find_customer(db, args.customer)
         with db.read_session() as session:
             currency = session.scalar(select(Customer.currency).where(Customer.id == customer_id))

@@ -16,16 +16,10 @@ import datetime as dt
 import json
 import os
 import re
-import tempfile
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 from sqlalchemy import (ColumnElement, Select, String, column, func, literal, literal_column, or_, select,
                         table, text, tuple_, type_coerce)
 from sqlalchemy.orm import Session
@@ -35,6 +29,7 @@ from cxdesk.errors import Cancelled, NotFound, ValidationError
 from cxdesk.models import AuditEntry
 from cxdesk.models.audit import SEARCH_TABLE, SORT_PREFIX
 from cxdesk.services import audit_chain, jsondiff
+from cxdesk.services.export import atomic_file
 from cxdesk.services.actor import Actor
 from cxdesk.services.table import neutralise
 from cxdesk.services.uow import unit_of_work
@@ -412,29 +407,6 @@ def _export_rows(session: Session, q: AuditQuery, progress: Progress | None,
         raise Cancelled()
 
 
-@contextlib.contextmanager
-def _atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A temp file beside ``path`` renamed over it at the end: never a partial export."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise ValidationError(f"The folder {target.parent} does not exist; choose another place.", field="path")
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        raise ValidationError(f"Cannot write in {target.parent} ({exc.strerror}); choose another place.", field="path") from exc
-    os.close(fd)
-    temp = Path(name)
-    try:
-        yield temp
-        os.replace(temp, target)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise ValidationError(f"Cannot write {target} ({exc.strerror}); choose another file.", field="path") from exc
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def _csv_text(value: Any) -> Any:
     if isinstance(value, str):
         return neutralise(value)
@@ -447,7 +419,7 @@ def export_csv(session: Session, q: AuditQuery, path: str | os.PathLike[str],
                progress: Progress | None = None, cancel: CancelCheck | None = None) -> int:
     """The filtered log as CSV (UTF-8 with BOM, CRLF); returns the number of entries."""
     total = count(session, q)
-    with _atomic(path) as temp, open(temp, "w", encoding="utf-8-sig", newline="") as handle:
+    with atomic_file(path) as temp, open(temp, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(EXPORT_HEADERS)
         for values in _export_rows(session, q, progress, cancel, total):
@@ -456,6 +428,8 @@ def export_csv(session: Session, q: AuditQuery, path: str | os.PathLike[str],
 
 
 def _xlsx_text(value: str) -> str:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     text = ILLEGAL_CHARACTERS_RE.sub("", neutralise(value))
     if len(text) > EXCEL_MAX_CELL:  # Excel refuses longer cells; `cxdesk audit diff` shows all
         note = " ... (cut: longer than an Excel cell holds)"
@@ -466,13 +440,17 @@ def _xlsx_text(value: str) -> str:
 def export_xlsx(session: Session, q: AuditQuery, path: str | os.PathLike[str],
                 progress: Progress | None = None, cancel: CancelCheck | None = None) -> int:
     """The filtered log as an Excel sheet, one row per entry; returns the number of entries."""
+    from openpyxl import Workbook  # loaded on first export, not at the program's start
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     total = count(session, q)
     if total > EXCEL_MAX_ROWS:
         raise ValidationError(
             f"The filtered log has {total:,} entries, more than an Excel sheet holds "
             f"({EXCEL_MAX_ROWS:,}); narrow the filter or export CSV."
         )
-    with _atomic(path) as temp:
+    with atomic_file(path) as temp:
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("Audit Log")
         try:

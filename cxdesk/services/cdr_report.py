@@ -21,7 +21,7 @@ from cxdesk.models import Cdr, UTCDateTime
 from cxdesk.models.base import MONEY_SCALE
 from cxdesk.services.actor import Actor
 from cxdesk.services.cdr_import import COLUMNS
-from cxdesk.services.export import _atomic
+from cxdesk.services.export import atomic_file
 
 CHUNK = 10_000
 _MONEY = ("customer_charge", "customer_card_rate", "provider_charge")
@@ -65,7 +65,7 @@ def write_cdr_report(
     query = text(report_sql(db.engine.dialect.name)).bindparams(
         bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
     written = 0
-    with db.read_session() as session, _atomic(path) as temp, \
+    with db.read_session() as session, atomic_file(path) as temp, \
             open(temp, "w", encoding="utf-8-sig", newline="") as handle:
         total = session.scalar(select(func.count()).where(
             Cdr.customer_id == customer_id, Cdr.dt >= start, Cdr.dt < end))

@@ -423,6 +423,7 @@ SORT_KEYS = {
     "contact_type": (Contact.contact_type, Contact.id),
     "email_verified": (Contact.email_verified, Contact.id),
     "mobile_verified": (Contact.mobile_verified, Contact.id),
+    "has_password": (Contact.password_hash.is_not(None), Contact.id),
     "id": (Contact.id,),
 }
 #: walking an index in sort order costs about this many times a row of a plain scan;

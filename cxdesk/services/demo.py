@@ -156,12 +156,9 @@ def load_demo(
             }
             ids.append((cust.id, profile))
     n_cdrs = _write_cdrs(db, actor, rng, ids, days, end, seed, existing_cdrs, progress)
-    try:
-        from cxdesk.services import rollup
-    except ImportError:
-        pass
-    else:
-        rollup.run(db)
+    from cxdesk.services import rollup
+
+    rollup.run(db)
     return DemoResult(customers, n_contacts, n_cdrs)
 
 
@@ -187,7 +184,10 @@ def _write_cdrs(db, actor, rng, customers, days, end, seed, offset, progress) ->
     def flush() -> None:
         nonlocal rows, written
         if rows:
+            from cxdesk.services import rollup
+
             with unit_of_work(db, actor, "demo data") as uow:
+                rollup.hold_off(uow.session)  # a concurrent rollup must not skip these ids
                 uow.bulk_insert(Cdr, rows, f"Imported {len(rows)} demo CDRs")
             written += len(rows)
             rows = []

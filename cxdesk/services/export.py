@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from cxdesk.errors import Cancelled  # noqa: F401 - raised here, caught by the UI's task runner
+from cxdesk.errors import Cancelled, ValidationError
 from cxdesk.services.table import Column, Table, group_spans, neutralise
 
 Progress = Callable[[int, int], None]
@@ -39,14 +39,23 @@ CHUNK_ROWS = 2000
 
 
 @contextlib.contextmanager
-def _atomic(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temp file beside ``path`` renamed over it at the end: never a partial export."""
     target = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    if not target.parent.is_dir():
+        raise ValidationError(f"The folder {target.parent} does not exist; choose another place.", field="path")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise ValidationError(f"Cannot write in {target.parent} ({exc.strerror}); choose another place.", field="path") from exc
     os.close(fd)
     temp = Path(name)
     try:
         yield temp
         os.replace(temp, target)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise ValidationError(f"Cannot write {target} ({exc.strerror}); choose another file.", field="path") from exc
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -86,7 +95,7 @@ def write_csv(
     cancel: CancelCheck | None = None,
 ) -> None:
     """Write the table as CSV; ``headers="group"`` adds the group header row."""
-    with _atomic(path) as temp, open(temp, "w", encoding="utf-8-sig", newline="") as handle:
+    with atomic_file(path) as temp, open(temp, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerows(_header_lines(table.columns, headers))
         for start, stop in _chunks(table, progress, cancel):

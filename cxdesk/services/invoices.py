@@ -597,7 +597,7 @@ def export_invoice_xlsx(actor: Actor, invoice: InvoiceRecord, issuer: Company, p
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Font
 
-    from cxdesk.services.export import _atomic, number_format
+    from cxdesk.services.export import atomic_file, number_format
     from cxdesk.services.table import Column, neutralise
 
     actor.require("export")
@@ -660,5 +660,5 @@ def export_invoice_xlsx(actor: Actor, invoice: InvoiceRecord, issuer: Company, p
         ws.cell(ws.max_row, 9).font = bold
     for letter, width in zip("ABCDEFGHI", (38, 12, 12, 9, 12, 12, 16, 16, 18)):
         ws.column_dimensions[letter].width = width
-    with _atomic(path) as temp:
+    with atomic_file(path) as temp:
         wb.save(temp)

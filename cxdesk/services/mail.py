@@ -22,7 +22,7 @@ from cxdesk.errors import UserError, ValidationError
 from cxdesk.models import Option
 from cxdesk.services import options, secrets
 from cxdesk.services.actor import Actor
-from cxdesk.services.uow import UnitOfWork, unit_of_work
+from cxdesk.services.uow import MASK_CHANGED, UnitOfWork, unit_of_work
 
 SECRET_NAME = "smtp"
 SECURITY = ("none", "starttls", "ssl")
@@ -84,8 +84,6 @@ def save_settings(db: Database, actor: Actor, values: dict[str, str], password: 
                 clean[key] = d.validate(values[key])
             except ValidationError as exc:
                 raise ValidationError(f"{d.label}: {exc}", field=key) from None
-    if password:
-        secrets.set_secret(SECRET_NAME, password)
     with unit_of_work(db, actor, comment) as uow:
         for key, new in clean.items():
             row = uow.session.get(Option, key)
@@ -94,6 +92,12 @@ def save_settings(db: Database, actor: Actor, values: dict[str, str], password: 
             elif row.value != new:
                 uow.note(row, message=f"Changed option {key} from '{row.value}' to '{new}'")
                 row.value = new
+        if password:
+            uow.record("UPDATE", "options", SECRET_NAME, "Changed the SMTP password (kept in the system keyring)",
+                       after={"smtp-password": MASK_CHANGED})
+            uow.flush()
+            # last step before the commit: a refused save leaves the keyring as it was
+            secrets.set_secret(SECRET_NAME, password)
 
 
 def _check_comment(session: Session, actor: Actor, comment: str) -> None:

@@ -69,7 +69,11 @@ def verify_password(password: str, stored: str | None) -> bool:
         return False
     if scheme != SCHEME or not (1 < n <= MAX_N and 0 < r <= MAX_R and 0 < p <= MAX_P) or not key:
         return False
-    return hmac.compare_digest(_scrypt(password, salt, n, r, p, len(key)), key)
+    try:
+        derived = _scrypt(password, salt, n, r, p, len(key))
+    except ValueError:  # e.g. n not a power of two: a damaged row
+        return False
+    return hmac.compare_digest(derived, key)
 
 
 def check_policy(password: str, email: str | None = None) -> None:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -298,7 +298,3 @@ def unit_of_work(db: Database, actor: Actor, comment: str = "") -> Iterator[Unit
     finally:
         uow.close()
 
-
-def get_option(session: Session, key: str, default: str = "") -> str:
-    row = session.execute(select(Option.value).where(Option.key == key)).scalar_one_or_none()
-    return default if row is None else row

@@ -17,7 +17,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from cxdesk.services.export import CancelCheck, Progress, _atomic, _chunks, number_format
+from cxdesk.services.export import CancelCheck, Progress, atomic_file, _chunks, number_format
 from cxdesk.services.table import Table, group_spans, neutralise, round_scaled
 
 DATE_FORMAT = "yyyy-mm-dd"
@@ -210,7 +210,7 @@ def write_xlsx(
     ws.freeze_panes = f"A{first_data}"
     ws.auto_filter.ref = f"A{header_row}:{last_letter}{max(last_data, header_row)}"
 
-    with _atomic(path) as temp:
+    with atomic_file(path) as temp:
         try:
             for line in head:
                 ws.append(line)

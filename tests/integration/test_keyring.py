@@ -146,3 +146,25 @@ def test_subprocess_env_points_at_the_test_keyring(secret_service):
     assert env["DBUS_SESSION_BUS_ADDRESS"] == secret_service.env["DBUS_SESSION_BUS_ADDRESS"]
     assert "PYTHON_KEYRING_BACKEND" not in env
     assert servers.KEYRING_UNSET_VARS  # nothing of a desktop session leaks into the tests
+
+
+def test_operator_management_from_the_cli(sqlite_db, run_cli):
+    url = sqlite_db.url.render_as_string(hide_password=False)
+    assert run_cli("operator", "add", "kim", "--role", "staff", "--password-stdin", db_url=url,
+                   input="First-Str0ng-pw\n").returncode == 0
+    done = run_cli("operator", "role", "kim", "supervisor", db_url=url)
+    assert done.returncode == 0 and "kim is now supervisor" in done.stdout
+    assert run_cli("operator", "password", "kim", "--password-stdin", db_url=url,
+                   input="short\n").returncode == 1
+    assert run_cli("operator", "password", "kim", "--password-stdin", db_url=url,
+                   input="Second-Str0ng-pw\n").returncode == 0
+    assert run_cli("operator", "deactivate", "kim", db_url=url).returncode == 0
+    listing = run_cli("operator", "list", db_url=url).stdout
+    assert listing.splitlines()[1].split() == ["kim", "supervisor", "no"]
+    from cxdesk.services import operators
+    from cxdesk.errors import UserError
+    import pytest as _pytest
+    with _pytest.raises(UserError):
+        operators.sign_in(sqlite_db, "kim", "Second-Str0ng-pw")
+    assert run_cli("operator", "activate", "kim", db_url=url).returncode == 0
+    assert operators.sign_in(sqlite_db, "kim", "Second-Str0ng-pw").role == "supervisor"

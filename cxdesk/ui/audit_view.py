@@ -364,7 +364,8 @@ class AuditLogWidget(QWidget):
         refresh.setShortcut(QKeySequence.StandardKey.Refresh)
         refresh.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         refresh.triggered.connect(self.reload)
-        self.addActions([find, refresh])
+        self.key_actions = [find, refresh]
+        self.addActions(self.key_actions)
         self.search.returnPressed.connect(self._apply_search)
         for box, edit in ((self.use_from, self.date_from), (self.use_to, self.date_to)):
             box.toggled.connect(edit.setEnabled)
@@ -543,20 +544,22 @@ class AuditLogWindow(QMainWindow):
 
 
 class CustomerAuditTab(AuditLogWidget):
-    """The customer's entries: itself, its contacts, blocks, extensions and invoices."""
+    """The customer's entries: itself, its contacts, blocks, extensions and invoices.
+    The main window adds this tab only for roles that may view the audit log."""
 
     def __init__(self, ctx: AppContext, parent=None) -> None:
         super().__init__(ctx, None, parent, settings_key="customer_audit")
-        self.allowed = ctx.actor.can("view_audit")
-        if not self.allowed:
-            for widget in (self.search, self.view, self.use_from, self.use_to, self.clear_button,
-                           self.refresh_button, self.export_button):
-                widget.setEnabled(False)
-            self.count.setText("The audit log is for supervisors; ask one to look up this customer's changes.")
+        # inside the main window, F5 and Ctrl+F are the window's (two owners make Qt
+        # treat the keys as ambiguous and do nothing); F5 reloads this tab through the bus
+        for action in self.key_actions:
+            self.removeAction(action)
+        ctx.bus.data_changed.connect(self._data_changed)
+
+    def _data_changed(self, table: str) -> None:
+        if table == "audit_entries" and self.customer_id is not None:
+            self.reload()
 
     def set_customer(self, customer_id: int | None) -> None:
-        if not self.allowed:
-            return
         if customer_id is None:
             self.customer_id = None
             self.model.clear()

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cxdesk.errors import UserError
+from cxdesk.errors import ConflictError, UserError
 from cxdesk.models import CONTACT_TYPES
 from cxdesk.services import contacts as svc
 from cxdesk.services import customers as customer_svc
@@ -263,10 +263,25 @@ class ContactDialog(QDialog):
             return
         if not isinstance(exc, UserError):
             raise exc
-        self.error.show_error(str(exc))
+        self.error.show_error(str(exc) + self._after_conflict(exc))
         widget = self.fields.get(exc.field or "")
         if widget is not None:
             widget.setFocus()
+
+    def _after_conflict(self, exc: UserError) -> str:
+        """After someone else's save, the typed values stay; a second Save, now knowingly,
+        replaces their change (the audit log keeps both)."""
+        if not isinstance(exc, ConflictError) or self.contact_id is None:
+            return ""
+        try:
+            with self.ctx.db.read_session() as s:
+                current = svc.get_contact(s, self.contact_id).version
+        except UserError:
+            return ""
+        if current == self.version:
+            return ""
+        self.version = current
+        return " Your values are kept: save again to replace their change with yours, or Cancel to keep theirs."
 
     def _saved(self, mode: str, customer_id: int, result) -> None:
         self._busy(False)

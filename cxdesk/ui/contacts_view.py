@@ -206,8 +206,9 @@ class GlobalContactsModel(QAbstractTableModel):
     are fetched as the user scrolls."""
 
     PAGE = 200
+    #: one per column, in column order
     SORT_KEYS = ["company", "name", "email", "phone", "mobile", "contact_type", "email_verified",
-                 "mobile_verified", "id"]
+                 "mobile_verified", "has_password"]
 
     def __init__(self, ctx: AppContext, parent=None) -> None:
         super().__init__(parent)

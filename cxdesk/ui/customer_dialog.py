@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cxdesk.errors import UserError
+from cxdesk.errors import ConflictError, UserError
 from cxdesk.models import INVOICE_SCHEDULES, STATUSES
 from cxdesk.services import customers as svc
 from cxdesk.ui import audit_comment
@@ -114,6 +114,18 @@ class CustomerDialog(QDialog):
         self.portal.setChecked(rec.portal_access)
         self.tags.setText(rec.tags)
 
+    def _after_conflict(self, exc: UserError) -> str:
+        """After someone else's save, the typed values stay; a second Save, now knowingly,
+        replaces their change (the audit log keeps both)."""
+        if not isinstance(exc, ConflictError) or self.customer_id is None:
+            return ""
+        with self.ctx.db.read_session() as s:
+            current = svc.get_customer(s, self.customer_id).version
+        if current == self.version:
+            return ""
+        self.version = current
+        return " Your values are kept: save again to replace their change with yours, or Cancel to keep theirs."
+
     def form(self) -> svc.CustomerForm:
         return svc.CustomerForm(
             name=self.name.text(), currency=self.currency.currentText(), status=self.status.currentText(),
@@ -133,7 +145,7 @@ class CustomerDialog(QDialog):
                 rec = svc.update_customer(self.ctx.db, self.ctx.actor, self.customer_id, self.version,
                                           self.form(), comment)
         except UserError as exc:
-            self.error.show_error(str(exc))
+            self.error.show_error(str(exc) + self._after_conflict(exc))
             widget = self.fields.get(exc.field or "")
             if widget is not None:
                 widget.setFocus()

@@ -12,7 +12,7 @@ from PySide6.QtGui import QFont, QGuiApplication, QPageLayout, QPageSize, QPdfWr
 
 from cxdesk.errors import ValidationError
 from cxdesk.services.actor import Actor
-from cxdesk.services.export import _atomic
+from cxdesk.services.export import atomic_file
 from cxdesk.services.invoice_pdf import invoice_html
 from cxdesk.services.invoices import Company, InvoiceRecord
 
@@ -35,7 +35,7 @@ def write_invoice_pdf(actor: Actor, invoice: InvoiceRecord, issuer: Company, pat
     doc = QTextDocument()
     doc.setDefaultFont(QFont("DejaVu Sans", 9))
     doc.setHtml(invoice_html(invoice, issuer))
-    with _atomic(path) as temp:
+    with atomic_file(path) as temp:
         writer = QPdfWriter(str(temp))
         writer.setTitle(f"Invoice {invoice.number}")
         writer.setCreator("cxdesk")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -258,11 +258,7 @@ class InvoicesTab(QWidget):
             action.triggered.connect(lambda _c=False, s=status: self._mark_current(s))
         for w in (self.pdf_button, self.xlsx_button, self.pdf_action, self.xlsx_action):
             w.setEnabled(can("export"))
-        refresh = QAction(self)
-        refresh.setShortcut(QKeySequence.StandardKey.Refresh)
-        refresh.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        refresh.triggered.connect(self.reload)
-        self.addAction(refresh)
+        # F5 is the main window's: it rolls up new CDRs and then asks every view to reload
 
         self.auto_button.clicked.connect(self.auto_generate)
         self.open_button.clicked.connect(self.open_current)

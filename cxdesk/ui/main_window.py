@@ -262,8 +262,16 @@ class MainWindow(QMainWindow):
         return False
 
     def find_customer(self) -> None:
-        self.customers.search.setFocus()
-        self.customers.search.selectAll()
+        """Ctrl+F: the search box of the customer tab being worked in, else the customer search."""
+        tab = self.tabs.currentWidget()
+        box = getattr(tab, "search", None) or getattr(tab, "filter", None)
+        focus = self.focusWidget()
+        if box is not None and focus is not None and self.tabs.isAncestorOf(focus):
+            box.setFocus()
+        else:
+            box = self.customers.search
+            box.setFocus()
+        box.selectAll()
 
     def new_customer(self) -> None:
         from cxdesk.ui.customer_dialog import CustomerDialog
@@ -320,9 +328,9 @@ class MainWindow(QMainWindow):
             return rollup.run(self.ctx.db)
 
         def done(_result) -> None:
-            self.customers.reload()
-            self.ctx.bus.data_changed.emit("hourly_summaries")
-            self._customer_selected()
+            self.customers.reload()  # re-selects the customer, which reloads its tabs
+            for table in ("hourly_summaries", "invoices", "audit_entries"):
+                self.ctx.bus.data_changed.emit(table)
 
         self.ctx.tasks.run(work, on_done=done, write=True, parent=self)
         self._run_due_changes()

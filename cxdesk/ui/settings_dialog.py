@@ -126,6 +126,7 @@ class SettingsDialog(QDialog):
         if not self.options_page.save(comment):
             self.tabs.setCurrentWidget(self.options_page)
             return
+        self.ctx.bus.data_changed.emit("options")
         self.accept()
 
     def done(self, result: int) -> None:

@@ -66,24 +66,38 @@ class SummaryModel(QAbstractTableModel):
         self.table: Table = summary.summary_table([])
         self.order: list[int] = []  # view row -> index into self.rows
         self.checked: set[dt.datetime] = set()
+        #: (column, descending) once a header was clicked
+        self.sort_by: tuple[int, bool] | None = None
 
     # -- loading and sorting ----------------------------------------------------------
     def set_rows(self, rows: Sequence[summary.SummaryRow], period: str, currency: str) -> None:
         self.beginResetModel()
         self.rows, self.period, self.currency = list(rows), period, currency
-        self.table = summary.summary_table(self.rows)
-        self.order = list(range(len(self.rows)))
+        self._apply_sort()
         self.checked &= {r.period_start for r in self.rows}
         self.endResetModel()
 
+    def _apply_sort(self) -> None:
+        """Table and row order for the current sort (time order until a header is clicked)."""
+        full = summary.summary_table(self.rows)
+        if self.sort_by is None or not self.rows:
+            self.table, self.order = full, list(range(len(self.rows)))
+            return
+        column, descending = self.sort_by
+        perm = full.argsort(column, descending=descending)
+        self.table, self.order = full.take(perm), perm.tolist()
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not self.rows or column >= self.table.column_count:
+        if column >= self.table.column_count:
             return
         self.layoutAboutToBeChanged.emit()
-        full = summary.summary_table(self.rows)
-        perm = full.argsort(column, descending=order == Qt.SortOrder.DescendingOrder)
-        self.table = full.take(perm)
-        self.order = perm.tolist()
+        before = self.order
+        self.sort_by = (column, order == Qt.SortOrder.DescendingOrder)
+        self._apply_sort()
+        # selections and the current cell follow their rows, not their row numbers
+        where = {row: view for view, row in enumerate(self.order)}
+        old = self.persistentIndexList()
+        self.changePersistentIndexList(old, [self.index(where[before[i.row()]], i.column()) for i in old])
         self.layoutChanged.emit()
 
     def summary_row(self, view_row: int) -> summary.SummaryRow:

@@ -173,12 +173,22 @@ def test_customer_tab_shows_that_customers_entries(qtbot, make_ctx, sqlite_db, s
     assert tab.model.rowCount() == 0 and tab.verify_button.isVisibleTo(tab) and tab.export_button.isEnabled()
 
 
-def test_customer_tab_is_for_supervisors(qtbot, make_ctx, sqlite_db, accountant, logged):
-    tab = CustomerAuditTab(make_ctx(sqlite_db, accountant))
+def test_customer_tab_is_only_offered_to_supervisors(qtbot, make_ctx, sqlite_db, accountant, supervisor):
+    from cxdesk.ui.main_window import customer_tab_factories
+
+    titles = [t for t, _ in customer_tab_factories(make_ctx(sqlite_db, accountant))]
+    assert "Audit Log" not in titles
+    assert "Audit Log" in [t for t, _ in customer_tab_factories(make_ctx(sqlite_db, supervisor))]
+
+
+def test_customer_tab_leaves_f5_and_ctrl_f_to_the_main_window(qtbot, make_ctx, sqlite_db, supervisor, logged):
+    tab = CustomerAuditTab(make_ctx(sqlite_db, supervisor))
     qtbot.addWidget(tab)
+    assert not [a for a in tab.actions() if not a.shortcut().isEmpty()]
     tab.set_customer(logged["acme"])
-    assert tab.model.rowCount() == 0 and not tab.search.isEnabled()
-    assert "for supervisors" in tab.count.text() and not tab.verify_button.isVisibleTo(tab)
+    shown = tab.model.rowCount()
+    tab.ctx.bus.data_changed.emit("audit_entries")  # what F5 in the main window sends
+    assert tab.model.rowCount() == shown > 0
 
 
 def test_comment_column_with_the_audit_comment_option(qtbot, window, sqlite_db, admin):

@@ -131,9 +131,14 @@ def test_second_workstation_save_is_refused_and_keeps_typed_values(panel, qtbot,
     qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
     assert dialog.isVisible()
     assert "sam" in dialog.error.text()
+    assert "save again to replace their change" in dialog.error.text()
     assert dialog.name.text() == "Bo Typed"
     with ctx.db.read_session() as s:
         assert s.get(Contact, record.id).name == "Bo"
+    qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)  # now knowingly
+    assert not dialog.isVisible()
+    with ctx.db.read_session() as s:
+        assert s.get(Contact, record.id).name == "Bo Typed"
 
 
 MALFORMED = [
@@ -288,3 +293,23 @@ def test_auto_generated_password_is_emailed(panel, qtbot, ctx, smtp_server):
 def test_delay_row_uses_utc(panel, qtbot):
     dialog = open_add(panel, qtbot)
     assert dialog.delay_at.timeZone() == QTimeZone.utc()
+
+
+def test_global_contacts_sorts_every_column_by_its_own_values(ctx, qtbot, make_customer):
+    from cxdesk.services.passwords import hash_password
+    from cxdesk.services.uow import unit_of_work
+
+    a = make_customer(ctx.db, "Alpha Ltd")
+    for i in range(4):
+        contact_svc.create_contact(ctx.db, ctx.actor, a, contact_svc.ContactForm(
+            name=f"P{i}", email=f"p{i}@alpha.example", auto_generate_password=False))
+    with unit_of_work(ctx.db, ctx.actor) as uow:  # two of them get a portal password
+        for c in uow.session.scalars(select(Contact).where(Contact.name.in_(["P1", "P3"]))):
+            c.password_hash = hash_password("Another-Str0ng-pw")
+    window = GlobalContactsWindow(ctx)
+    qtbot.addWidget(window)
+    assert len(window.model.SORT_KEYS) == window.model.columnCount()
+    last = window.model.columnCount() - 1
+    window.model.sort(last, Qt.SortOrder.DescendingOrder)
+    shown = [window.model.data(window.model.index(r, last)) for r in range(4)]
+    assert shown == ["Set", "Set", "Not set", "Not set"]

@@ -217,7 +217,7 @@ def test_an_unwritable_export_path_is_reported(tab, monkeypatch, tmp_path, answe
     monkeypatch.setattr(dialogs, "save_file", lambda *a: str(tmp_path / "missing" / "x.xlsx"))
     select_row(tab)
     assert tab.export_current("xlsx") is None
-    assert len(answers.errors) == 1 and answers.errors[0].startswith(f"Cannot write {tmp_path / 'missing' / 'x.xlsx'}")
+    assert len(answers.errors) == 1 and answers.errors[0].startswith(f"The folder {tmp_path / 'missing'} does not exist")
 
 
 def test_other_views_generating_invoices_refresh_the_list(tab, data, sqlite_db, accountant):

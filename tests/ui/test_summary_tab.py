@@ -190,3 +190,13 @@ def test_generate_invoice_for_ticked_days_then_refuse_them_again(tab, answers, c
     assert "invoice 1" in answers.errors[-1]
     with ctx.db.read_session() as s:
         assert s.query(Invoice).count() == 2
+
+
+def test_selection_follows_its_rows_when_sorted_and_sort_survives_reload(tab):
+    charge = col(tab, "Customer Charge (GBP)")
+    select(tab, (0, 0, 0, 0))  # 2026-03-01
+    tab.view.sortByColumn(charge, Qt.SortOrder.DescendingOrder)
+    selected = tab.view.selectionModel().selectedIndexes()
+    assert [tab.model.data(i) for i in selected] == ["2026-03-01"]
+    tab.reload()
+    assert tab.model.data(tab.model.index(0, 0)) == "2026-03-03"  # still sorted by charge

@@ -1,4 +1,4 @@
-"""File > Settings: the shared Options, and the Email page (admins only)."""
+"""File > Settings (admins): the shared Options, Email, and Operators."""
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray
@@ -105,6 +105,11 @@ class SettingsDialog(QDialog):
 
         self.email_page = EmailSettingsPage(ctx, self)
         self.tabs.addTab(self.email_page, "Email")
+        if ctx.actor.can("manage_operators"):
+            from cxdesk.ui.operators_page import OperatorsPage
+
+            self.operators_page = OperatorsPage(ctx, self)
+            self.tabs.addTab(self.operators_page, "Operators")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)

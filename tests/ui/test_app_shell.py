@@ -127,3 +127,49 @@ def _drop_log_handlers():
         if isinstance(h, logging.handlers.RotatingFileHandler):
             root.removeHandler(h)
             h.close()
+
+
+def test_admins_manage_operators_in_settings(ctx, qtbot, answers):
+    from sqlalchemy import select as sql_select
+
+    from cxdesk.errors import UserError
+    from cxdesk.models import AuditEntry
+    from cxdesk.services import operators
+
+    dialog = SettingsDialog(ctx)
+    qtbot.addWidget(dialog)
+    page = dialog.operators_page
+    assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == ["Options", "Email", "Operators"]
+    page.new_login.setText("kim")
+    page.new_role.setCurrentText("accountant")
+    page.new_password.setText("Kim-Str0ng-pass")
+    page.new_again.setText("Kim-Str0ng-pasz")
+    page.add()
+    assert "differ" in page.error.text() and page.model.rowCount() == 0
+    page.new_again.setText("Kim-Str0ng-pass")
+    page.new_password.setText("short")
+    page.new_again.setText("short")
+    page.add()
+    assert "too short" in page.error.text() and page.new_login.text() == "kim"  # form kept
+    page.new_password.setText("Kim-Str0ng-pass")
+    page.new_again.setText("Kim-Str0ng-pass")
+    page.add()
+    assert [(o.login, o.role) for o in page.model.rows()] == [("kim", "accountant")]
+    page.view.selectRow(0)
+    page.role.setCurrentText("supervisor")
+    page.change_role()
+    assert page.model.row_at(0).role == "supervisor"
+    page.view.selectRow(0)
+    page.toggle_active()
+    assert page.model.row_at(0).active is False
+    with pytest.raises(UserError):
+        operators.sign_in(ctx.db, "kim", "Kim-Str0ng-pass")
+    with ctx.db.read_session() as s:
+        messages = list(s.scalars(sql_select(AuditEntry.message).where(AuditEntry.table_name == "operators")))
+    assert any("kim" in m for m in messages) and len(messages) >= 3
+
+
+def test_settings_without_operators_page_for_non_admins(make_ctx, sqlite_db, supervisor, qtbot):
+    dialog = SettingsDialog(make_ctx(sqlite_db, supervisor))
+    qtbot.addWidget(dialog)
+    assert not hasattr(dialog, "operators_page")

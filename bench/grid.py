@@ -16,21 +16,10 @@ import numpy as np
 
 from cxdesk.services.clipboard import copy_text
 from cxdesk.services.selection import selection_stats
-from cxdesk.services.table import Column, Table
+from cxdesk.services.summary import COLUMNS
+from cxdesk.services.table import Table
 
-SUMMARY_COLUMNS = [
-    Column("date", "Date", "", "date"),
-    Column("attempts", "Attempts", "Calls", "int"),
-    Column("connected", "Connected", "Calls", "int"),
-    Column("asr", "ASR", "Calls", "percent"),
-    Column("acd", "ACD", "Duration", "minutes", additive=False),
-    Column("duration", "Duration", "Duration", "minutes"),
-    Column("billed", "Billed Duration", "Duration", "minutes"),
-    Column("charge", "Customer Charge", "Money", "money", decimals=4),
-    Column("cost", "Vendor Cost", "Money", "money", decimals=4),
-    Column("profit", "Profit", "Money", "money", decimals=4),
-    Column("profit_pct", "Profit %", "Money", "percent"),
-]
+SUMMARY_COLUMNS = list(COLUMNS)  # the Summary tab's own columns
 MICRO = 10**6
 
 

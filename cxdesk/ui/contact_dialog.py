@@ -20,13 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cxdesk.errors import ConflictError, UserError
+from cxdesk.errors import UserError
 from cxdesk.models import CONTACT_TYPES
 from cxdesk.services import contacts as svc
 from cxdesk.services import customers as customer_svc
 from cxdesk.ui import audit_comment, dialogs
 from cxdesk.ui.context import AppContext
-from cxdesk.ui.customer_dialog import FormErrorLabel
+from cxdesk.ui.customer_dialog import FormErrorLabel, after_conflict
 
 SAVE_CONTINUE, SAVE_STAY, DELAY = "continue", "stay", "delay"
 
@@ -269,19 +269,12 @@ class ContactDialog(QDialog):
             widget.setFocus()
 
     def _after_conflict(self, exc: UserError) -> str:
-        """After someone else's save, the typed values stay; a second Save, now knowingly,
-        replaces their change (the audit log keeps both)."""
-        if not isinstance(exc, ConflictError) or self.contact_id is None:
-            return ""
-        try:
+        def current() -> int:
             with self.ctx.db.read_session() as s:
-                current = svc.get_contact(s, self.contact_id).version
-        except UserError:
-            return ""
-        if current == self.version:
-            return ""
-        self.version = current
-        return " Your values are kept: save again to replace their change with yours, or Cancel to keep theirs."
+                return svc.get_contact(s, self.contact_id).version
+
+        note, self.version = after_conflict(exc, self.version if self.contact_id else None, current)
+        return note
 
     def _saved(self, mode: str, customer_id: int, result) -> None:
         self._busy(False)

@@ -37,6 +37,22 @@ class FormErrorLabel(QLabel):
         self.setVisible(bool(text))
 
 
+def after_conflict(exc: UserError, loaded: int | None, current_version) -> tuple[str, int | None]:
+    """After someone else saved the record, the form keeps the typed values and takes the
+    current version, so a second Save, now knowingly, replaces their change (the audit log
+    keeps both). Returns (text to add to the error, the version to save against)."""
+    if not isinstance(exc, ConflictError) or loaded is None:
+        return "", loaded
+    try:
+        current = current_version()
+    except UserError:  # deleted meanwhile: nothing to save against
+        return "", loaded
+    if current == loaded:
+        return "", loaded
+    return (" Your values are kept: save again to replace their change with yours, or Cancel to keep theirs.",
+            current)
+
+
 class CustomerDialog(QDialog):
     """``customer_id`` None creates a customer. The currency is fixed after creation."""
 
@@ -115,16 +131,12 @@ class CustomerDialog(QDialog):
         self.tags.setText(rec.tags)
 
     def _after_conflict(self, exc: UserError) -> str:
-        """After someone else's save, the typed values stay; a second Save, now knowingly,
-        replaces their change (the audit log keeps both)."""
-        if not isinstance(exc, ConflictError) or self.customer_id is None:
-            return ""
-        with self.ctx.db.read_session() as s:
-            current = svc.get_customer(s, self.customer_id).version
-        if current == self.version:
-            return ""
-        self.version = current
-        return " Your values are kept: save again to replace their change with yours, or Cancel to keep theirs."
+        def current() -> int:
+            with self.ctx.db.read_session() as s:
+                return svc.get_customer(s, self.customer_id).version
+
+        note, self.version = after_conflict(exc, self.version if self.customer_id else None, current)
+        return note
 
     def form(self) -> svc.CustomerForm:
         return svc.CustomerForm(

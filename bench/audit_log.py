@@ -176,6 +176,8 @@ def _measure(big: str, small: str) -> dict:
             "sort: by message": AuditQuery(sort="message", descending=True),
             "sort: by table, filter action": AuditQuery(sort="table_name", values={"action": ("UPDATE",)}),
             "sort: by user, search common word": AuditQuery(sort="actor", search="contact"),
+            "sort: by message (desc), search common word": AuditQuery(sort="message", descending=True,
+                                                                      search="contact"),
         }
         for name, q in queries.items():
             out[name] = _ms(lambda q=q: audit_log.page(s, q))

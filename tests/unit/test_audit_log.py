@@ -377,3 +377,32 @@ def test_xlsx_cells_are_cut_to_what_excel_holds(db, log, staff, tmp_path):
         audit_log.export_xlsx(s, AuditQuery(values={"action": ("SEND",)}), tmp_path / "a.xlsx")
     comment = read_export(tmp_path / "a.xlsx")[1][8]
     assert len(comment) == audit_log.EXCEL_MAX_CELL and comment.startswith("'=yyy") and comment.endswith("holds)")
+
+
+@pytest.mark.parametrize("sort, descending", [("actor", False), ("message", True), ("table_name", False)])
+@pytest.mark.parametrize("word", ["customer", "acme", "no-such-word-anywhere", "contact 1"])
+def test_sorted_search_walk_gives_exactly_the_full_plans_pages(db, admin, make_customer, monkeypatch,
+                                                              sort, descending, word):
+    """A search sorted by a column first reads a window of the column's index; whatever
+    the window size, every page must equal the plan that sorts all matches."""
+    for i in range(12):
+        make_customer(db, f"Acme {i}" if i % 3 else f"Other {i}")
+    with unit_of_work(db, admin) as uow:
+        for i in range(30):
+            uow.record("POST", "contacts", str(i), f"contact {i} checked for customer {i % 4}")
+    q = AuditQuery(sort=sort, descending=descending, search=word)
+
+    def pages(walk: int) -> list[list[int]]:
+        monkeypatch.setattr(audit_log, "SORTED_WALK", walk)
+        out, after = [], None
+        with db.read_session() as s:
+            while True:
+                rows = audit_log.page(s, q, limit=5, after=after)
+                if not rows:
+                    return out
+                out.append([r.id for r in rows])
+                after = rows[-1]
+
+    reference = pages(0)  # a window of 0 rows always falls back to the full plan
+    assert pages(8) == reference and pages(40) == reference and pages(10_000) == reference
+    assert sum(map(len, reference)) == len({i for p in reference for i in p})

@@ -1092,3 +1092,19 @@ class SmtpServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def files_containing(roots, needle: str) -> list[Path]:
+    """Every file below ``roots`` whose bytes contain ``needle`` (the secret-leak searches)."""
+    data = needle.encode("utf-8")
+    hits = []
+    for root in roots:
+        for dirpath, _dirs, files in os.walk(root):
+            for name in files:
+                path = Path(dirpath, name)
+                try:
+                    if data in path.read_bytes():
+                        hits.append(path)
+                except OSError:
+                    pass
+    return hits

@@ -26,7 +26,7 @@ from cxdesk.services import contacts as svc
 from cxdesk.services import customers as customer_svc
 from cxdesk.ui import audit_comment, dialogs
 from cxdesk.ui.context import AppContext
-from cxdesk.ui.customer_dialog import FormErrorLabel, after_conflict
+from cxdesk.ui.forms import FormErrorLabel, after_conflict, typed_password
 
 SAVE_CONTINUE, SAVE_STAY, DELAY = "continue", "stay", "delay"
 
@@ -336,14 +336,9 @@ class ChangePasswordDialog(QDialog):
     def save(self) -> None:
         password = None
         if not self.auto.isChecked():
-            password = self.password.text()
-            if not password:
-                self.error.show_error("Type the new password: with Auto Generate off an administrator must set it.")
-                self.password.setFocus()
-                return
-            if password != self.again.text():
-                self.error.show_error("The two passwords differ; type them again.")
-                self.again.setFocus()
+            password = typed_password(self.password, self.again, self.error,
+                                      "Type the new password: with Auto Generate off an administrator must set it.")
+            if password is None:
                 return
         comment = audit_comment.ask(self.ctx, self, "the password change")
         if comment is None:

@@ -8,49 +8,20 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from cxdesk.errors import ConflictError, UserError
+from cxdesk.errors import UserError
 from cxdesk.models import INVOICE_SCHEDULES, STATUSES
 from cxdesk.services import customers as svc
 from cxdesk.ui import audit_comment
 from cxdesk.ui.context import AppContext
+from cxdesk.ui.forms import FormErrorLabel, after_conflict
 
 CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "JPY", "INR", "ZAR")
-
-
-class FormErrorLabel(QLabel):
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setWordWrap(True)
-        self.setStyleSheet("color: #b00020")
-        self.setAccessibleName("Form error")
-        self.hide()
-
-    def show_error(self, text: str) -> None:
-        self.setText(text)
-        self.setVisible(bool(text))
-
-
-def after_conflict(exc: UserError, loaded: int | None, current_version) -> tuple[str, int | None]:
-    """After someone else saved the record, the form keeps the typed values and takes the
-    current version, so a second Save, now knowingly, replaces their change (the audit log
-    keeps both). Returns (text to add to the error, the version to save against)."""
-    if not isinstance(exc, ConflictError) or loaded is None:
-        return "", loaded
-    try:
-        current = current_version()
-    except UserError:  # deleted meanwhile: nothing to save against
-        return "", loaded
-    if current == loaded:
-        return "", loaded
-    return (" Your values are kept: save again to replace their change with yours, or Cancel to keep theirs.",
-            current)
 
 
 class CustomerDialog(QDialog):

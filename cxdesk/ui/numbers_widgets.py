@@ -22,7 +22,7 @@ from cxdesk.errors import UserError
 from cxdesk.services import numbers as svc
 from cxdesk.ui import audit_comment, dialogs, fmt
 from cxdesk.ui.context import AppContext
-from cxdesk.ui.customer_dialog import FormErrorLabel
+from cxdesk.ui.forms import FormErrorLabel, typed_password
 from cxdesk.ui.tables import RIGHT, Column, ColumnsTableModel, DataTableView, SortFilterProxy
 
 BLOCK_COLUMNS = [
@@ -297,14 +297,9 @@ class SipUserDialog(QDialog):
         self.error.show_error("")
         password = None
         if not self.generate.isChecked():
-            password = self.password.text()
-            if not password:
-                self.error.show_error("Type the password, or tick Generate password.")
-                self.password.setFocus()
-                return
-            if password != self.again.text():
-                self.error.show_error("The two passwords differ; type them again.")
-                self.again.setFocus()
+            password = typed_password(self.password, self.again, self.error,
+                                      "Type the password, or tick Generate password.")
+            if password is None:
                 return
         comment = audit_comment.ask(self.ctx, self, "adding the SIP user")
         if comment is None:

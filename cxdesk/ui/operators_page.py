@@ -17,7 +17,7 @@ from cxdesk.models import ROLES
 from cxdesk.services import operators
 from cxdesk.ui import audit_comment, fmt
 from cxdesk.ui.context import AppContext
-from cxdesk.ui.customer_dialog import FormErrorLabel
+from cxdesk.ui.forms import FormErrorLabel
 from cxdesk.ui.tables import Column, ColumnsTableModel, DataTableView
 
 COLUMNS = [

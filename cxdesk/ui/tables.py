@@ -27,7 +27,6 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-CENTER = Qt.AlignmentFlag.AlignCenter
 
 
 @dataclass(frozen=True)
@@ -188,7 +187,6 @@ class DataTableView(QTableView):
         copy_h.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         copy_h.triggered.connect(lambda: self.copy_selection(True))
         self.addActions([copy, copy_h])
-        self.copy_actions = (copy, copy_h)
 
     def copy_selection(self, headers: bool = False) -> str:
         text = selection_text(self, headers)

@@ -37,10 +37,6 @@ class TaskHandle:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def check(self) -> None:
-        """Raise Cancelled when the user pressed Cancel."""
-        if self._cancel.is_set():
-            raise Cancelled()
 
 
 class _Signals(QObject):
@@ -92,14 +88,13 @@ class TaskRunner(QObject):
         *args: Any,
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
-        on_progress: Callable[[int, int, str], None] | None = None,
         title: str | None = None,
         cancellable: bool = False,
         write: bool = False,
         parent: QWidget | None = None,
     ) -> TaskHandle:
         if self.synchronous:
-            return self._run_now(fn, args, on_done, on_error, on_progress)
+            return self._run_now(fn, args, on_done, on_error)
         signals = _Signals()
         self._live.add(signals)
         handle = TaskHandle(signals)
@@ -139,8 +134,6 @@ class TaskRunner(QObject):
                 dialog.setValue(min(done_, total) if total else 0)
                 if text:
                     dialog.setLabelText(text)
-            if on_progress:
-                on_progress(done_, total, text)
 
         signals.done.connect(done, Qt.ConnectionType.QueuedConnection)
         signals.failed.connect(failed, Qt.ConnectionType.QueuedConnection)
@@ -148,10 +141,8 @@ class TaskRunner(QObject):
         (self._writer if write else self._readers).start(_Runnable(fn, args, handle, signals))
         return handle
 
-    def _run_now(self, fn, args, on_done, on_error, on_progress) -> TaskHandle:
+    def _run_now(self, fn, args, on_done, on_error) -> TaskHandle:
         handle = TaskHandle()
-        if on_progress:
-            handle.progress = lambda d, t=0, x="": on_progress(int(d), int(t), x)  # type: ignore[method-assign]
         try:
             result = fn(handle, *args)
         except BaseException as exc:  # noqa: BLE001

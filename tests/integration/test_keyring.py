@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import servers
+from servers import files_containing
 from cxdesk.services import secrets
 from cxdesk.services.secrets import KeyringUnavailable
 
@@ -14,19 +15,6 @@ def unique(prefix="t"):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def files_containing(roots, needle: str) -> list[Path]:
-    data = needle.encode()
-    hits = []
-    for root in roots:
-        for dirpath, _dirs, files in os.walk(root):
-            for name in files:
-                path = Path(dirpath, name)
-                try:
-                    if data in path.read_bytes():
-                        hits.append(path)
-                except OSError:
-                    pass
-    return hits
 
 
 def test_set_list_delete_through_the_cli(secret_service, run_cli):

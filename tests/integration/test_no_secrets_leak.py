@@ -22,24 +22,12 @@ from cxdesk.ui import auth_dialogs
 from cxdesk.ui.auth_dialogs import EmailSettingsPage, SignInDialog
 from cxdesk.ui.context import AppContext
 from cxdesk.ui.tasks import TaskRunner
+from servers import files_containing
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints\(\)")]
 
 
-def files_containing(roots, needle: str) -> list[Path]:
-    data = needle.encode("utf-8")
-    hits = []
-    for root in roots:
-        for dirpath, _dirs, files in os.walk(root):
-            for name in files:
-                path = Path(dirpath, name)
-                try:
-                    if data in path.read_bytes():
-                        hits.append(path)
-                except OSError:
-                    pass
-    return hits
 
 
 class _NotTheTestServer(logging.Filter):

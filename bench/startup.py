@@ -57,15 +57,16 @@ def child_cxdesk(db_path: str) -> int:
     from cxdesk.services import operators
     from cxdesk.services.secrets import lookup_quietly
     from cxdesk.ui.app import make_app, settings
-    from cxdesk.ui.context import AppContext
+    from cxdesk.ui.kit.context import AppContext
     from cxdesk.ui.main_window import MainWindow
-    from cxdesk.ui.tasks import TaskRunner
+    from cxdesk.ui.kit.ops import Ops
+    from cxdesk.ui.kit.tasks import TaskRunner
 
     logsetup.setup()
     app = make_app()  # no excepthook: its error dialog would hang an offscreen child
     db = open_database(f"sqlite:///{db_path}", password_lookup=lookup_quietly)
     actor = operators.sign_in(db, LOGIN, PASSWORD)
-    ctx = AppContext(db=db, actor=actor, tasks=TaskRunner(), settings=settings())
+    ctx = AppContext(ops=Ops(db, actor), actor=actor, settings=settings(), db=db, tasks=TaskRunner())
     window = MainWindow(ctx)
     _painted_then_quit(window, app)
     window.show()

@@ -1,5 +1,5 @@
 import sys
 
-from cxdesk.cli import main
+from cxdesk.main import main
 
 sys.exit(main())

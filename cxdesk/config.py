@@ -59,3 +59,8 @@ def save(cfg: Config) -> Path:
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def database_url(db_option: str | None) -> str | None:
+    """The database to open: ``--db``, else the settings file, else None (the embedded file)."""
+    return db_option or load().database_url or None

@@ -1,7 +1,7 @@
 """Entry point of the frozen program: the same as the ``cxdesk`` console script."""
 import sys
 
-from cxdesk.cli import main
+from cxdesk.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

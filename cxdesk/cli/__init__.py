@@ -68,7 +68,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, gui=None) -> int:
+    """Run the subcommand on the command line. Without one, ``gui(args)`` starts the desktop
+    program (``cxdesk.main`` passes it, so this package never imports the UI)."""
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     stderr = logging.StreamHandler(sys.stderr)
@@ -76,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     stderr.setLevel(os.environ.get("CXDESK_LOG_LEVEL", "WARNING"))
     logging.basicConfig(level=stderr.level, handlers=[stderr])
     if args.command is None:
+        if gui is None:
+            parser.print_help()
+            return 0
         return gui(args)
     try:
         return int(args.func(args) or 0)
@@ -87,16 +92,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-
-
-def gui(args: argparse.Namespace) -> int:
-    try:
-        from cxdesk.ui.app import run
-    except ImportError as exc:
-        print(f"cxdesk: the desktop program cannot start: {exc}", file=sys.stderr)
-        return 1
-    return run(args)
-
-
-def gui_main() -> int:
-    return main([])

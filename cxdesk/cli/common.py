@@ -11,7 +11,7 @@ from cxdesk.errors import ValidationError
 
 
 def database_url(args: argparse.Namespace) -> str | None:
-    return args.db or config.load().database_url or None
+    return config.database_url(args.db)
 
 
 def open_db(args: argparse.Namespace, *, create: bool = False) -> Database:

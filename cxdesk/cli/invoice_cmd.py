@@ -84,7 +84,7 @@ def export_cmd(args) -> int:
         inv = invoices.find_invoice(s, args.number)
         issuer = invoices.company(s)
     if suffix == ".pdf":
-        from cxdesk.ui.invoice_pdf import write_invoice_pdf
+        from cxdesk.pdf_writer import write_invoice_pdf
 
         write_invoice_pdf(actor, inv, issuer, args.output)
     else:

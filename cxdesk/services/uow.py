@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -28,7 +28,7 @@ from cxdesk.db import Database, translate
 from cxdesk.errors import ConflictError, UserError, ValidationError
 from cxdesk.models import AuditEntry, AuditHead, Base, Option, utcnow
 from cxdesk.models.base import Versioned
-from cxdesk.services import audit_chain
+from cxdesk.services import audit_chain, changes
 from cxdesk.services.actor import Actor
 
 MASK = "********"
@@ -228,7 +228,16 @@ class UnitOfWork:
         self._require_comment()
         entries, self._entries = self._entries, []
         ids = audit_chain.append(self.session, entries)
+        if ids and self.db.is_postgres:
+            # other workstations LISTEN on this channel; the notification is delivered
+            # only if, and when, this transaction commits
+            self.session.execute(text("SELECT pg_notify(:channel, :payload)"),
+                                 {"channel": changes.CHANNEL, "payload": str(max(ids))})
         self.session.commit()
+        changes.publish(changes.ChangeSet.of(
+            (changes.Change(i, e["table_name"], e["primary_key"], e["customer_id"]) for i, e in zip(ids, entries)),
+            source=id(self.db),
+        ))
         return ids
 
     def rollback(self) -> None:

@@ -5,7 +5,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QV
 
 from cxdesk import __version__, paths
 from cxdesk.services import secrets
-from cxdesk.ui.context import AppContext
+from cxdesk.ui.kit.context import AppContext
 
 
 class AboutDialog(QDialog):

@@ -9,7 +9,7 @@ import traceback
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from cxdesk import APP_NAME, __version__, logsetup
+from cxdesk import APP_NAME, __version__, config, logsetup
 from cxdesk.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("cxdesk")
-    from cxdesk.ui import resources
+    from cxdesk.ui.kit import resources
 
     icon = resources.app_icon()
     if icon is not None:
@@ -35,7 +35,7 @@ def settings() -> QSettings:
 
 def install_excepthook() -> None:
     """An unexpected exception: logged, shown with "Copy details"; the open forms stay."""
-    from cxdesk.ui import dialogs
+    from cxdesk.ui.kit import dialogs
 
     def hook(exc_type, exc, tb):
         details = "".join(traceback.format_exception(exc_type, exc, tb))
@@ -49,19 +49,19 @@ def install_excepthook() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cxdesk.cli.common import database_url
     from cxdesk.db import open_database
     from cxdesk.services.secrets import lookup_quietly
-    from cxdesk.ui import dialogs
-    from cxdesk.ui.context import AppContext
+    from cxdesk.ui.kit import dialogs
+    from cxdesk.ui.kit.context import AppContext
     from cxdesk.ui.main_window import MainWindow
-    from cxdesk.ui.tasks import TaskRunner
+    from cxdesk.ui.kit.ops import Ops
+    from cxdesk.ui.kit.tasks import TaskRunner
 
     logsetup.setup()
     app = make_app()
     install_excepthook()
     qs = settings()
-    url = database_url(args)
+    url = config.database_url(args.db)
     if url is None and not args.self_test:
         from cxdesk.ui.welcome import first_start
 
@@ -77,12 +77,12 @@ def run(args: argparse.Namespace) -> int:
         from cxdesk.ui.selftest import self_test
 
         return self_test(app, db, qs)
-    from cxdesk.ui.auth_dialogs import sign_in_flow
+    from cxdesk.ui.operators.auth_dialogs import sign_in_flow
 
     actor = sign_in_flow(db, qs)
     if actor is None:
         return 0
-    ctx = AppContext(db=db, actor=actor, tasks=TaskRunner(), settings=qs)
+    ctx = AppContext(ops=Ops(db, actor), actor=actor, settings=qs, db=db, tasks=TaskRunner())
     window = MainWindow(ctx)
     window.show()
     code = app.exec()

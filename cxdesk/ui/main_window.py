@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 
 from cxdesk.models import STATUSES
 from cxdesk.services import customers as customer_service
-from cxdesk.ui import dialogs, fmt
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.tables import RIGHT, Column, ColumnsTableModel, DataTableView, SortFilterProxy
+from cxdesk.ui.kit import dialogs, fmt
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.tables import RIGHT, Column, ColumnsTableModel, DataTableView, SortFilterProxy
 
 ROLLUP_EVERY_MS = 60 * 60 * 1000
 
@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
         box.selectAll()
 
     def new_customer(self) -> None:
-        from cxdesk.ui.customer_dialog import CustomerDialog
+        from cxdesk.ui.customers.customer_dialog import CustomerDialog
 
         dialog = CustomerDialog(self.ctx, None, self)
         dialog.saved.connect(self._after_customer_saved)
@@ -285,22 +285,22 @@ class MainWindow(QMainWindow):
         self.customers.select(customer_id)
 
     def open_global_contacts(self) -> None:
-        from cxdesk.ui.contacts_view import GlobalContactsWindow
+        from cxdesk.ui.contacts.contacts_view import GlobalContactsWindow
 
         self._show_window("contacts", lambda: GlobalContactsWindow(self.ctx, self))
 
     def open_audit_log(self) -> None:
-        from cxdesk.ui.audit_view import AuditLogWindow
+        from cxdesk.ui.audit.audit_view import AuditLogWindow
 
         self._show_window("audit", lambda: AuditLogWindow(self.ctx, self))
 
     def open_scheduled(self) -> None:
-        from cxdesk.ui.scheduled_view import ScheduledChangesWindow
+        from cxdesk.ui.contacts.scheduled_view import ScheduledChangesWindow
 
         self._show_window("scheduled", lambda: ScheduledChangesWindow(self.ctx, self))
 
     def open_settings(self) -> None:
-        from cxdesk.ui.settings_dialog import SettingsDialog
+        from cxdesk.ui.settings.settings_dialog import SettingsDialog
 
         SettingsDialog(self.ctx, self).open()
 
@@ -355,7 +355,7 @@ class MainWindow(QMainWindow):
         self.ctx.tasks.run(work, on_done=done, write=True, parent=self)
 
     def sign_out(self) -> None:
-        from cxdesk.ui.auth_dialogs import sign_out_flow
+        from cxdesk.ui.operators.auth_dialogs import sign_out_flow
 
         if not dialogs.confirm(self, "Sign out", "Sign out and close cxdesk? The remembered password is forgotten.",
                                "Sign out"):
@@ -366,11 +366,11 @@ class MainWindow(QMainWindow):
 
 def customer_tab_factories(ctx: AppContext):
     """(title, factory(ctx, parent)) for each tab of a customer, Main first."""
-    from cxdesk.ui.audit_view import CustomerAuditTab
-    from cxdesk.ui.invoices_tab import InvoicesTab
-    from cxdesk.ui.main_tab import MainTab
-    from cxdesk.ui.numbers_widgets import AuthTab
-    from cxdesk.ui.summary_tab import SummaryTab
+    from cxdesk.ui.audit.audit_view import CustomerAuditTab
+    from cxdesk.ui.invoices.invoices_tab import InvoicesTab
+    from cxdesk.ui.customers.main_tab import MainTab
+    from cxdesk.ui.numbers.numbers_widgets import AuthTab
+    from cxdesk.ui.summary.summary_tab import SummaryTab
 
     tabs = [("Main", MainTab), ("Auth", AuthTab), ("Summary", SummaryTab), ("Invoices", InvoicesTab)]
     if ctx.actor.can("view_audit"):

@@ -14,16 +14,18 @@ from cxdesk.services.demo import load_demo
 
 
 def self_test(app: QApplication, db: Database, settings: QSettings) -> int:
-    from cxdesk.ui.context import AppContext
+    from cxdesk.ui.kit.context import AppContext
     from cxdesk.ui.main_window import MainWindow
-    from cxdesk.ui.tasks import TaskRunner
+    from cxdesk.ui.kit.ops import Ops
+    from cxdesk.ui.kit.tasks import TaskRunner
 
     actor = Actor(login="self-test", role="admin", display_name="Self test", system=True)
     steps: list[str] = []
     try:
         result = load_demo(db, actor, customers=3, days=2, calls_per_day=20, seed=7)
         steps.append(f"demo data: {result.customers} customers, {result.cdrs} CDRs")
-        ctx = AppContext(db=db, actor=actor, tasks=TaskRunner(synchronous=True), settings=settings)
+        ctx = AppContext(ops=Ops(db, actor, inline=True), actor=actor, settings=settings, db=db,
+                         tasks=TaskRunner(synchronous=True))
         window = MainWindow(ctx)
         window.show()
         QTimer.singleShot(0, app.quit)

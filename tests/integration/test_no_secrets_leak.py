@@ -18,10 +18,11 @@ from cxdesk.db import open_database, secret_name_for
 from cxdesk.models import Contact, Customer
 from cxdesk.services import mail, operators, passwords, secrets
 from cxdesk.services.uow import unit_of_work
-from cxdesk.ui import auth_dialogs
-from cxdesk.ui.auth_dialogs import EmailSettingsPage, SignInDialog
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.tasks import TaskRunner
+from cxdesk.ui.operators import auth_dialogs
+from cxdesk.ui.operators.auth_dialogs import EmailSettingsPage, SignInDialog
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.ops import Ops
+from cxdesk.ui.kit.tasks import TaskRunner
 from servers import files_containing
 
 pytestmark = [pytest.mark.slow,
@@ -114,8 +115,8 @@ def test_no_secret_is_written_anywhere(qtbot, secret_service, smtp_server, pg_ro
         staff = operators.sign_in(db, "sam", staff_pw)
 
         # Settings > Email with its password; the PostgreSQL password through the CLI
-        page = EmailSettingsPage(AppContext(db=db, actor=admin, tasks=TaskRunner(synchronous=True),
-                                            settings=qsettings))
+        page = EmailSettingsPage(AppContext(ops=Ops(db, admin, inline=True), actor=admin, settings=qsettings,
+                                            db=db, tasks=TaskRunner(synchronous=True)))
         qtbot.addWidget(page)
         page.host_edit.setText(server.host)
         page.port_spin.setValue(server.port)

@@ -1,15 +1,28 @@
-"""UI fixtures: an AppContext on a real SQLite file with a synchronous task runner, and
-modal questions answered by the test (dialogs are never exec()'d in tests)."""
+"""UI fixtures: an AppContext on a real SQLite file, modal questions answered by the test
+(dialogs are never exec()'d in tests), and a guard that fails any test in which UI code
+runs SQL on the GUI thread.
+
+``ctx`` uses the operations layer in its inline mode: every function still runs on a
+worker thread, but the call waits and delivers the callbacks before returning, so a test
+reads like a script. ``threaded_ctx`` uses the real asynchronous runner (progress, cancel,
+closing a widget while its work runs); such tests wait with ``qtbot.waitUntil``.
+"""
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
-from cxdesk.ui import dialogs
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.tasks import TaskRunner
+from cxdesk.ui.kit import dialogs
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.ops import Ops
+from cxdesk.ui.kit.tasks import TaskRunner
 
 
 class Answers:
@@ -54,11 +67,60 @@ def qsettings(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "cxdesk.ini"), QSettings.Format.IniFormat)
 
 
+STRICT = False
+UI_DIR = str(Path(__file__).resolve().parents[2] / "cxdesk" / "ui")
+
+
+class GuiThreadSql:
+    """Statements that UI code (a frame under cxdesk/ui/) ran on the GUI thread."""
+
+    def __init__(self) -> None:
+        self.offences: list[str] = []
+        self.armed = True
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if not self.armed or threading.current_thread() is not threading.main_thread():
+            return
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(UI_DIR):
+                self.offences.append(f"{frame.f_code.co_filename}:{frame.f_lineno}: {statement[:120]}")
+                return
+            frame = frame.f_back
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_sql():
+    """Fails the test when UI code executed SQL on the GUI thread (DESIGN.md: never)."""
+    guard = GuiThreadSql()
+    event.listen(Engine, "before_cursor_execute", guard)
+    yield guard
+    event.remove(Engine, "before_cursor_execute", guard)
+    # TRANSITIONAL: strict once every feature runs through ctx.ops
+    if os.environ.get("CXDESK_STRICT_GUI_SQL", "1" if STRICT else "0") == "1":
+        assert guard.offences == [], "SQL ran on the GUI thread:\n" + "\n".join(guard.offences)
+
+
 @pytest.fixture
 def make_ctx(qtbot, qsettings, answers):
-    def make(db, actor) -> AppContext:
-        return AppContext(db=db, actor=actor, tasks=TaskRunner(synchronous=True), settings=qsettings)
-    return make
+    made: list[AppContext] = []
+
+    def make(db, actor, *, inline: bool = True) -> AppContext:
+        ops = Ops(db, actor, inline=inline)
+        ctx = AppContext(ops=ops, actor=actor, settings=qsettings, db=db,
+                         tasks=TaskRunner(synchronous=True))
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.ops.close()
+
+
+@pytest.fixture
+def threaded_ctx(make_ctx, sqlite_db, admin) -> AppContext:
+    """The real asynchronous operations layer (waits are the test's job)."""
+    return make_ctx(sqlite_db, admin, inline=False)
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from cxdesk import config, logsetup, paths
 from cxdesk.models import AuditEntry
 from cxdesk.services import options
 from cxdesk.ui import app as app_module
-from cxdesk.ui import dialogs
+from cxdesk.ui.kit import dialogs
 from cxdesk.ui.about import AboutDialog
-from cxdesk.ui.settings_dialog import SettingsDialog
+from cxdesk.ui.settings.settings_dialog import SettingsDialog
 from cxdesk.ui.welcome import WelcomeDialog, first_start
 
 

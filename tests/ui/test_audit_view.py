@@ -14,7 +14,7 @@ from PySide6.QtTest import QAbstractItemModelTester
 from cxdesk.models import Contact, Customer
 from cxdesk.services import audit_log, jsondiff, options
 from cxdesk.services.uow import unit_of_work
-from cxdesk.ui.audit_view import AuditLogModel, AuditLogWindow, CustomerAuditTab, DiffDialog, VIEW_DIFFERENCE
+from cxdesk.ui.audit.audit_view import AuditLogModel, AuditLogWindow, CustomerAuditTab, DiffDialog, VIEW_DIFFERENCE
 
 
 @pytest.fixture

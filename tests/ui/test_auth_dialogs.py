@@ -7,10 +7,12 @@ from sqlalchemy import select
 from cxdesk.models import AuditEntry, Option
 from cxdesk.services import operators, secrets
 from cxdesk.services.actor import cli_actor
-from cxdesk.ui import auth_dialogs, dialogs
-from cxdesk.ui.auth_dialogs import EmailSettingsPage, FirstAdminDialog, SignInDialog, sign_in_flow
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.tasks import TaskRunner
+from cxdesk.ui.kit import dialogs
+from cxdesk.ui.operators import auth_dialogs
+from cxdesk.ui.operators.auth_dialogs import EmailSettingsPage, FirstAdminDialog, SignInDialog, sign_in_flow
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.ops import Ops
+from cxdesk.ui.kit.tasks import TaskRunner
 
 PW = "Blue-Harbour-42"
 # Qt's offscreen platform warns about this for any top-level widget with a layout.
@@ -240,7 +242,8 @@ def test_a_locked_login_keeps_its_remembered_password(qtbot, with_sam, settings,
 
 
 def make_page(qtbot, db, actor, settings):
-    ctx = AppContext(db=db, actor=actor, tasks=TaskRunner(synchronous=True), settings=settings)
+    ctx = AppContext(ops=Ops(db, actor, inline=True), actor=actor, settings=settings, db=db,
+                     tasks=TaskRunner(synchronous=True))
     page = EmailSettingsPage(ctx)
     qtbot.addWidget(page)
     page.show()

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from cxdesk.models import AuditEntry, Contact, ScheduledChange
 from cxdesk.services import contacts as contact_svc
 from cxdesk.services import options, scheduler
-from cxdesk.ui.contact_dialog import ContactDialog
-from cxdesk.ui.contacts_view import ContactsPanel, GlobalContactsWindow
+from cxdesk.ui.contacts.contact_dialog import ContactDialog
+from cxdesk.ui.contacts.contacts_view import ContactsPanel, GlobalContactsWindow
 
 
 def counts(db):
@@ -226,7 +226,7 @@ def test_delete_asks_and_portal_login_is_audited(panel, qtbot, ctx, answers, mon
     assert "Settings" in panel.actions.portal_action.toolTip()
     options.set_value(ctx.db, ctx.actor, "portal-url", "https://portal.example.com")
     opened = []
-    monkeypatch.setattr("cxdesk.ui.contacts_view.QDesktopServices.openUrl", lambda url: opened.append(url.toString()))
+    monkeypatch.setattr("cxdesk.ui.contacts.contacts_view.QDesktopServices.openUrl", lambda url: opened.append(url.toString()))
     panel.actions.refresh_portal_state()
     assert panel.actions.portal_action.isEnabled()
     url = panel.actions.portal_login()

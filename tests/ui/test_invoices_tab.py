@@ -20,8 +20,8 @@ from cxdesk.models import AuditEntry, Cdr, Invoice
 from cxdesk.services import invoices, options, rollup
 from cxdesk.services.actor import Actor
 from cxdesk.services.uow import unit_of_work
-from cxdesk.ui import dialogs
-from cxdesk.ui.invoices_tab import PAID_COLUMN, InvoiceDialog, InvoicesTab
+from cxdesk.ui.kit import dialogs
+from cxdesk.ui.invoices.invoices_tab import PAID_COLUMN, InvoiceDialog, InvoicesTab
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2025, 6, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from cxdesk.models import AuditEntry, Cdr, Customer
 from cxdesk.services.demo import load_demo
 from cxdesk.services.uow import unit_of_work
-from cxdesk.ui.customer_dialog import AdjustBalanceDialog, CustomerDialog
+from cxdesk.ui.customers.customer_dialog import AdjustBalanceDialog, CustomerDialog
 from cxdesk.ui.main_window import MainWindow
 
 

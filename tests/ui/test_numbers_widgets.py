@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from cxdesk.models import AuditEntry, NumberBlock, SipUser
 from cxdesk.services import numbers, options, passwords
 from cxdesk.services.uow import unit_of_work
-from cxdesk.ui.numbers_widgets import AuthTab, NumberBlocksWidget, SipUserDialog
+from cxdesk.ui.numbers.numbers_widgets import AuthTab, NumberBlocksWidget, SipUserDialog
 
 
 def snapshot(db):

@@ -15,7 +15,7 @@ from PySide6.QtTest import QAbstractItemModelTester
 from cxdesk.models import Cdr
 from cxdesk.services import rollup
 from cxdesk.services.uow import unit_of_work
-from cxdesk.ui.summary_tab import SummaryTab
+from cxdesk.ui.summary.summary_tab import SummaryTab
 
 UTC = dt.timezone.utc
 # (day, hour, duration s, billed s, charge, cost): three days of calls, one failed call a day

@@ -468,7 +468,7 @@ def test_excel_export_needs_the_export_role_and_an_xlsx_name(db, invoice, staff,
 
 
 def test_the_printed_layout_escapes_what_users_typed(db, make_customer, admin, accountant):
-    from cxdesk.services.invoice_pdf import invoice_html
+    from cxdesk.services.invoice_html import invoice_html
 
     cid = make_customer(db, "<b>Evil</b> & Co")
     options.set_value(db, admin, "invoice-line-grouping", "destination")

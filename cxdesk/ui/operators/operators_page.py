@@ -15,10 +15,10 @@ from PySide6.QtWidgets import (
 from cxdesk.errors import UserError
 from cxdesk.models import ROLES
 from cxdesk.services import operators
-from cxdesk.ui import audit_comment, fmt
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.forms import FormErrorLabel
-from cxdesk.ui.tables import Column, ColumnsTableModel, DataTableView
+from cxdesk.ui.kit import audit_comment, fmt
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.forms import FormErrorLabel
+from cxdesk.ui.kit.tables import Column, ColumnsTableModel, DataTableView
 
 COLUMNS = [
     Column("Login", lambda o: o.login),

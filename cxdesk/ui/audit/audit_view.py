@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 
 from cxdesk.services import audit_log, jsondiff, options
 from cxdesk.services.audit_log import AuditQuery, AuditRow
-from cxdesk.ui import audit_comment, dialogs
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.tables import ROW_ROLE, SORT_ROLE, DataTableView
+from cxdesk.ui.kit import audit_comment, dialogs
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.tables import ROW_ROLE, SORT_ROLE, DataTableView
 
 #: (key, header); "data" is the View Difference link, "comment" shows with the option on
 COLUMNS = [(k, h) for k, h in audit_log.HEADERS.items() if k != "comment"] + [

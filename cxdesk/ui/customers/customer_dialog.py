@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
 from cxdesk.errors import UserError
 from cxdesk.models import INVOICE_SCHEDULES, STATUSES
 from cxdesk.services import customers as svc
-from cxdesk.ui import audit_comment
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.forms import FormErrorLabel, after_conflict
+from cxdesk.ui.kit import audit_comment
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.forms import FormErrorLabel, after_conflict
 
 CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "JPY", "INR", "ZAR")
 

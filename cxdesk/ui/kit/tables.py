@@ -187,6 +187,13 @@ class DataTableView(QTableView):
         copy_h.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         copy_h.triggered.connect(lambda: self.copy_selection(True))
         self.addActions([copy, copy_h])
+        #: True once the user resized a column (or a saved layout was restored): fit no more
+        self.user_layout = False
+        self.horizontalHeader().sectionResized.connect(self._resized_by_hand)
+
+    def _resized_by_hand(self, _section: int, _old: int, _new: int) -> None:
+        if self.horizontalHeader().underMouse():  # dragged by the user, not by fit_columns
+            self.user_layout = True
 
     def copy_selection(self, headers: bool = False) -> str:
         text = selection_text(self, headers)
@@ -199,7 +206,7 @@ class DataTableView(QTableView):
         if self.settings is not None and self.settings_key:
             state = self.settings.value(f"{self.settings_key}/header")
             if isinstance(state, QByteArray) and not state.isEmpty():
-                self._fitted = self.horizontalHeader().restoreState(state)
+                self._fitted = self.user_layout = self.horizontalHeader().restoreState(state)
                 return self._fitted
         return False
 
@@ -223,3 +230,32 @@ class DataTableView(QTableView):
         if sm is None:
             return []
         return [self.model().data(i, ROW_ROLE) for i in sm.selectedRows()]
+
+
+def fit_columns(view: QTableView, *, wide: Sequence[int] = (), narrow: Sequence[int] = (),
+                max_width: int = 320) -> None:
+    """Fit the columns to the data just shown, unless the user has laid them out (a saved
+    header state, or a column resized by hand since): each column as wide as its content
+    (at most ``max_width``), ``narrow`` columns as wide as their header or content only, and
+    the space left over to the ``wide`` columns (e.g. a message), so nothing is cut that
+    need not be."""
+    model = view.model()
+    if model is None or model.rowCount() == 0 or getattr(view, "user_layout", False):
+        return
+    header = view.horizontalHeader()
+    header.setStretchLastSection(False)
+    view.resizeColumnsToContents()
+    total = 0
+    for col in range(header.count()):
+        if view.isColumnHidden(col):
+            continue
+        width = header.sectionSize(col) if col in narrow else min(header.sectionSize(col), max_width)
+        header.resizeSection(col, width)
+        total += width
+    free = view.viewport().width() - total
+    shown_wide = [c for c in wide if not view.isColumnHidden(c)]
+    if free > 0 and shown_wide:
+        for col in shown_wide:
+            header.resizeSection(col, header.sectionSize(col) + free // len(shown_wide))
+    elif free > 0:
+        header.setStretchLastSection(True)

@@ -30,7 +30,7 @@ from cxdesk.db import Database
 from cxdesk.errors import PermissionDenied, UserError, ValidationError
 from cxdesk.services import mail, operators, passwords, secrets
 from cxdesk.services.actor import Actor
-from cxdesk.ui import dialogs
+from cxdesk.ui.kit import dialogs
 
 log = logging.getLogger(__name__)
 

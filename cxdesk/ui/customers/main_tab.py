@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
 
 from cxdesk.errors import NotFound
 from cxdesk.services import customers as svc
-from cxdesk.ui import fmt
-from cxdesk.ui.context import AppContext
+from cxdesk.ui.kit import fmt
+from cxdesk.ui.kit.context import AppContext
 
 STATUS_COLOURS = {"Active": "#1b7f3b", "Inactive": "#6b6b6b", "Penalty": "#b00020", "Pending Approval": "#b26a00"}
 
@@ -105,7 +105,7 @@ class HeaderPanel(QGroupBox):
             window.show_customer_tab("Audit Log")
 
     def edit(self) -> None:
-        from cxdesk.ui.customer_dialog import CustomerDialog
+        from cxdesk.ui.customers.customer_dialog import CustomerDialog
 
         if self.customer_id is None:
             return
@@ -114,7 +114,7 @@ class HeaderPanel(QGroupBox):
         dialog.open()
 
     def adjust(self) -> None:
-        from cxdesk.ui.customer_dialog import AdjustBalanceDialog
+        from cxdesk.ui.customers.customer_dialog import AdjustBalanceDialog
 
         if self.customer_id is None:
             return
@@ -126,8 +126,8 @@ class HeaderPanel(QGroupBox):
 class MainTab(QWidget):
     def __init__(self, ctx: AppContext, parent=None) -> None:
         super().__init__(parent)
-        from cxdesk.ui.contacts_view import ContactsPanel
-        from cxdesk.ui.numbers_widgets import NumberBlocksWidget
+        from cxdesk.ui.contacts.contacts_view import ContactsPanel
+        from cxdesk.ui.numbers.numbers_widgets import NumberBlocksWidget
 
         self.ctx = ctx
         self.header = HeaderPanel(ctx, self)

@@ -24,9 +24,9 @@ from cxdesk.errors import UserError
 from cxdesk.models import CONTACT_TYPES
 from cxdesk.services import contacts as svc
 from cxdesk.services import customers as customer_svc
-from cxdesk.ui import audit_comment, dialogs
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.forms import FormErrorLabel, after_conflict, typed_password
+from cxdesk.ui.kit import audit_comment, dialogs
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.forms import FormErrorLabel, after_conflict, typed_password
 
 SAVE_CONTINUE, SAVE_STAY, DELAY = "continue", "stay", "delay"
 

@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
 
 from cxdesk.errors import UserError
 from cxdesk.services import numbers as svc
-from cxdesk.ui import audit_comment, dialogs, fmt
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.forms import FormErrorLabel, typed_password
-from cxdesk.ui.tables import RIGHT, Column, ColumnsTableModel, DataTableView, SortFilterProxy
+from cxdesk.ui.kit import audit_comment, dialogs, fmt
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.forms import FormErrorLabel, typed_password
+from cxdesk.ui.kit.tables import RIGHT, Column, ColumnsTableModel, DataTableView, SortFilterProxy
 
 BLOCK_COLUMNS = [
     Column("Block", lambda b: b.start, text=lambda b: b.label),

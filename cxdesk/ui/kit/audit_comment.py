@@ -4,8 +4,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QWidget
 
 from cxdesk.services import options
-from cxdesk.ui import dialogs
-from cxdesk.ui.context import AppContext
+from cxdesk.ui.kit import dialogs
+from cxdesk.ui.kit.context import AppContext
 
 
 def required(ctx: AppContext) -> bool:

@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
 from cxdesk.errors import UserError
 from cxdesk.services import contacts as svc
 from cxdesk.services import options
-from cxdesk.ui import audit_comment, dialogs, fmt
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.tables import ROW_ROLE, SORT_ROLE, Column, ColumnsTableModel, DataTableView, SortFilterProxy
+from cxdesk.ui.kit import audit_comment, dialogs, fmt
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.tables import ROW_ROLE, SORT_ROLE, Column, ColumnsTableModel, DataTableView, SortFilterProxy
 
 CONTACT_COLUMNS = [
     Column("Name", lambda r: r.name),
@@ -81,7 +81,7 @@ class ContactActions:
         self.ctx.bus.data_changed.emit("contacts")
 
     def edit(self) -> None:
-        from cxdesk.ui.contact_dialog import ContactDialog
+        from cxdesk.ui.contacts.contact_dialog import ContactDialog
 
         row = self.current()
         if row is None or not self.ctx.actor.can("edit_contacts"):
@@ -90,7 +90,7 @@ class ContactActions:
         dialog.open()
 
     def change_password(self) -> None:
-        from cxdesk.ui.contact_dialog import ChangePasswordDialog
+        from cxdesk.ui.contacts.contact_dialog import ChangePasswordDialog
 
         row = self.current()
         if row is None:
@@ -189,7 +189,7 @@ class ContactsPanel(QWidget):
         self.view.fit_columns_once()
 
     def add(self) -> None:
-        from cxdesk.ui.contact_dialog import ContactDialog
+        from cxdesk.ui.contacts.contact_dialog import ContactDialog
 
         if self.customer_id is None:
             return
@@ -340,7 +340,7 @@ class GlobalContactsWindow(QMainWindow):
         self.count.setText(f"{self.model.total:,} contacts" + (f" matching '{self.model.search}'" if self.model.search else ""))
 
     def add(self):
-        from cxdesk.ui.contact_dialog import ContactDialog
+        from cxdesk.ui.contacts.contact_dialog import ContactDialog
 
         dialog = ContactDialog(self.ctx, None, None, self)
         dialog.open()

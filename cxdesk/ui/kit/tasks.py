@@ -61,7 +61,7 @@ class _Runnable(QRunnable):
 
 
 def default_error_handler(parent: QWidget | None, exc: BaseException, details: str) -> None:
-    from cxdesk.ui import dialogs
+    from cxdesk.ui.kit import dialogs
 
     if isinstance(exc, Cancelled):
         return

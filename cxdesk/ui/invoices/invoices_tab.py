@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 from cxdesk.errors import UserError
 from cxdesk.models import PAID_STATUSES
 from cxdesk.services import invoices as svc
-from cxdesk.ui import audit_comment, dialogs
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.tables import RIGHT, Column, ColumnsTableModel, DataTableView, SortFilterProxy
+from cxdesk.ui.kit import audit_comment, dialogs
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.tables import RIGHT, Column, ColumnsTableModel, DataTableView, SortFilterProxy
 
 INVOICE_COLUMNS = [
     Column("Invoice ID", lambda r: r.number, align=RIGHT),
@@ -112,7 +112,7 @@ class PaidDelegate(QStyledItemDelegate):
 def export_invoice(ctx: AppContext, parent: QWidget, invoice_id: int, kind: str) -> str | None:
     """Ask for a file name and write the invoice as PDF (``kind`` "pdf") or Excel ("xlsx").
     Returns the path written, or None. A single invoice takes a blink, so it runs here."""
-    from cxdesk.ui.invoice_pdf import write_invoice_pdf
+    from cxdesk.pdf_writer import write_invoice_pdf
 
     try:
         with ctx.db.read_session() as s:

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
 
 from cxdesk.errors import UserError
 from cxdesk.services import options
-from cxdesk.ui import audit_comment
-from cxdesk.ui.context import AppContext
+from cxdesk.ui.kit import audit_comment
+from cxdesk.ui.kit.context import AppContext
 
 EMAIL_KEYS = ("smtp-host", "smtp-port", "smtp-security", "smtp-user", "smtp-sender")
 MULTILINE = ("company-address",)
@@ -101,12 +101,12 @@ class SettingsDialog(QDialog):
         self.tabs = QTabWidget()
         self.options_page = OptionsPage(ctx, self)
         self.tabs.addTab(self.options_page, "Options")
-        from cxdesk.ui.auth_dialogs import EmailSettingsPage
+        from cxdesk.ui.operators.auth_dialogs import EmailSettingsPage
 
         self.email_page = EmailSettingsPage(ctx, self)
         self.tabs.addTab(self.email_page, "Email")
         if ctx.actor.can("manage_operators"):
-            from cxdesk.ui.operators_page import OperatorsPage
+            from cxdesk.ui.operators.operators_page import OperatorsPage
 
             self.operators_page = OperatorsPage(ctx, self)
             self.tabs.addTab(self.operators_page, "Operators")

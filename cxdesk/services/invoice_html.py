@@ -1,6 +1,6 @@
 """The printed invoice's layout as HTML (the subset Qt's QTextDocument renders); no Qt here.
 
-``cxdesk.ui.invoice_pdf`` renders it to PDF with Qt's own PDF writer. The figures are
+``cxdesk.pdf_writer`` renders it to PDF with Qt's own PDF writer. The figures are
 those the invoice shows (``InvoiceRecord.shown_lines``, ``net_shown``, ``tax_shown``,
 ``total``): rounded to the currency's minor unit, every column adding up.
 """

@@ -45,8 +45,8 @@ from cxdesk.services import customers as customer_svc
 from cxdesk.services.clipboard import SelectionError, copy_text
 from cxdesk.services.selection import Stats, selection_stats, whole_rows
 from cxdesk.services.table import Table
-from cxdesk.ui import audit_comment, dialogs, fmt
-from cxdesk.ui.context import AppContext
+from cxdesk.ui.kit import audit_comment, dialogs, fmt
+from cxdesk.ui.kit.context import AppContext
 
 PERIODS = (("24 hours", "24h"), ("Daily", "daily"), ("Weekly", "weekly"), ("Monthly", "monthly"))
 ACTION_HEADER = "Action"

@@ -1,6 +1,6 @@
 """Invoice PDF with Qt's own PDF writer (QPdfWriter + QTextDocument); runs offscreen.
 
-The layout comes from ``cxdesk.services.invoice_pdf`` (HTML, no Qt). The command line
+The layout comes from ``cxdesk.services.invoice_html`` (HTML, no Qt). The command line
 uses this module too: without a running Qt application it starts a headless one.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from PySide6.QtGui import QFont, QGuiApplication, QPageLayout, QPageSize, QPdfWr
 from cxdesk.errors import ValidationError
 from cxdesk.services.actor import Actor
 from cxdesk.services.export import atomic_file
-from cxdesk.services.invoice_pdf import invoice_html
+from cxdesk.services.invoice_html import invoice_html
 from cxdesk.services.invoices import Company, InvoiceRecord
 
 _app: QGuiApplication | None = None

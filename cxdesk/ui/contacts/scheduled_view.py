@@ -7,9 +7,9 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QMainWindow, QPushButton, 
 
 from cxdesk.errors import UserError
 from cxdesk.services import scheduler
-from cxdesk.ui import audit_comment, dialogs, fmt
-from cxdesk.ui.context import AppContext
-from cxdesk.ui.tables import Column, ColumnsTableModel, DataTableView, SortFilterProxy
+from cxdesk.ui.kit import audit_comment, dialogs, fmt
+from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.tables import Column, ColumnsTableModel, DataTableView, SortFilterProxy
 
 COLUMNS = [
     Column("Due (UTC)", lambda r: r.due_at, text=lambda r: fmt.utc(r.due_at)),

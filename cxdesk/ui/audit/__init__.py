@@ -1,0 +1,1 @@
+"""The audit feature of the desktop program."""

@@ -1,0 +1,1 @@
+"""The contacts feature of the desktop program."""

@@ -1,0 +1,1 @@
+"""The customers feature of the desktop program."""

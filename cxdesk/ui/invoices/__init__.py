@@ -1,0 +1,1 @@
+"""The invoices feature of the desktop program."""

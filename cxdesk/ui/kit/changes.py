@@ -1,0 +1,114 @@
+"""Changes reach the views on the GUI thread: this window's own commits at once, other
+workstations' within about a second (services.watch), each as one typed ChangeSet.
+
+``ctx.changes.changed`` carries a :class:`cxdesk.services.changes.ChangeSet`. Views do not
+connect to it directly: the panel and window bases (kit.panel) connect, ask
+``change_set.touches(tables, customer_id)``, and reload when visible or mark themselves
+stale when hidden.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections import deque
+
+import shiboken6
+from PySide6.QtCore import QObject, Qt, Signal
+
+from cxdesk.services import changes
+from cxdesk.services.changes import ChangeSet
+
+log = logging.getLogger(__name__)
+_KEEP_LOCAL_IDS = 10_000
+
+
+class ChangeHub(QObject):
+    changed = Signal(object)
+    #: (online, text): the watcher lost or regained the database
+    connection = Signal(bool, str)
+    _wake = Signal()
+    _state = Signal(bool, str)
+
+    def __init__(self, db, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._db = db
+        self._queue: deque[ChangeSet] = deque()
+        self._lock = threading.Lock()
+        self._local_ids: set[int] = set()
+        self._watcher = None
+        self._wake.connect(self.flush, Qt.ConnectionType.QueuedConnection)
+        self._state.connect(self.connection, Qt.ConnectionType.QueuedConnection)
+        me = weakref.ref(self)
+        source = id(db)
+
+        def incoming(change_set: ChangeSet) -> None:  # any thread
+            hub = me()
+            if hub is None or not shiboken6.isValid(hub):
+                return
+            if change_set.origin == "local" and change_set.source != source:
+                return  # another Database object in this process: its changes come via the watcher
+            with hub._lock:
+                hub._queue.append(change_set)
+            hub._wake.emit()
+
+        self._unsubscribe = changes.subscribe(incoming)
+
+    # -- other workstations -------------------------------------------------------------
+    def start_watching(self, after_id: int | None = None) -> None:
+        from cxdesk.services.watch import ChangeWatcher
+
+        if self._watcher is None:
+            me = weakref.ref(self)
+
+            def deliver(change_set: ChangeSet) -> None:
+                hub = me()
+                if hub is not None and shiboken6.isValid(hub):
+                    with hub._lock:
+                        hub._queue.append(change_set)
+                    hub._wake.emit()
+
+            def state(online: bool, text: str) -> None:
+                hub = me()
+                if hub is not None and shiboken6.isValid(hub):
+                    hub._state.emit(online, text)
+
+            self._watcher = ChangeWatcher(self._db, deliver, on_state=state)
+            self._watcher.start(after_id)
+
+    @property
+    def watching(self) -> bool:
+        return self._watcher is not None and self._watcher.running
+
+    def close(self) -> None:
+        self._unsubscribe()
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+
+    # -- delivery on the GUI thread -----------------------------------------------------------
+    def flush(self) -> None:
+        """Deliver what has arrived as one ChangeSet (duplicates of own commits dropped)."""
+        with self._lock:
+            pending = list(self._queue)
+            self._queue.clear()
+        merged: ChangeSet | None = None
+        for cs in pending:
+            if cs.origin == "local":
+                self._local_ids |= cs.entry_ids
+            else:
+                # the watcher reads every commit, this window's too: those were delivered already
+                cs = cs.without(self._local_ids)
+                self._local_ids = {i for i in self._local_ids if i > cs.last_id}
+                if not cs:
+                    continue
+            merged = cs if merged is None else merged.merge(cs)
+        if len(self._local_ids) > _KEEP_LOCAL_IDS:
+            self._local_ids = set(sorted(self._local_ids)[-_KEEP_LOCAL_IDS:])
+        if merged:
+            log.debug("changes: %s", merged.describe())
+            self.changed.emit(merged)
+
+    def publish(self, change_set: ChangeSet) -> None:
+        """Announce a change that did not come through a commit (F5: reload everything)."""
+        self.changed.emit(change_set)

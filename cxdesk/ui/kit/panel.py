@@ -1,0 +1,140 @@
+"""The base of every view that shows data: it loads through ``ctx.ops`` off the GUI thread,
+reloads when a change concerns it while it is shown, and otherwise is marked stale and
+reloads when it is shown again.
+
+    class ContactsPanel(Panel):
+        TABLES = ("contacts",)
+
+        def loader(self):
+            cid = self.customer_id
+            return None if cid is None else (lambda s: svc.list_contacts(s, cid))
+
+        def show_data(self, rows):           # None when loader() returned None
+            self.model.set_rows(rows or [])
+
+``loader()`` runs on the GUI thread and returns the function the worker runs, so the worker
+never reads a widget. Connections made with ``listen`` are dropped with the widget.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QWidget
+
+from cxdesk.services.changes import ChangeSet
+from cxdesk.ui.kit.ops import alive
+
+
+def showing(widget: QWidget) -> bool:
+    """Is the widget on screen, or would it be when its window is shown? A tab that is not
+    the current one is not showing."""
+    if widget.isVisible():
+        return True
+    window = widget.window()
+    if window.isVisible():
+        return False
+    return window is widget or widget.isVisibleTo(window)
+
+
+class DataView:
+    """Mixin for widgets and windows that load data: stale tracking and change handling."""
+
+    #: tables whose changes make this view stale
+    TABLES: tuple[str, ...] = ()
+    #: True: only changes of the shown customer (or of no customer) concern the view
+    CUSTOMER_SCOPED = True
+
+    def _init_data_view(self, ctx) -> None:
+        self.ctx = ctx
+        self.customer_id: int | None = getattr(self, "customer_id", None)
+        self.stale = True
+        self.loads = 0  # completed loads, for tests and the benchmark
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(0)
+        self._reload_timer.timeout.connect(self._reload_if_stale)
+        ctx.changes.changed.connect(self._on_changes)
+
+    # -- what subclasses write ---------------------------------------------------------------
+    def loader(self) -> Callable[[Any], Any] | None:
+        """The function (of a read session) that loads this view's data, or None."""
+        return None
+
+    def show_data(self, data: Any) -> None:
+        """Show what the loader returned (None when there was nothing to load)."""
+
+    def concerns(self, change_set: ChangeSet) -> bool:
+        if not self.TABLES:
+            return False
+        return change_set.touches(self.TABLES, self.customer_id if self.CUSTOMER_SCOPED else None)
+
+    # -- the policy ---------------------------------------------------------------------------
+    def set_customer(self, customer_id: int | None) -> None:
+        if customer_id == self.customer_id and not self.stale:
+            return
+        self.customer_id = customer_id
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Reload now when shown, else on the next show."""
+        self.stale = True
+        if showing(self):
+            self.reload()
+
+    def _on_changes(self, change_set: ChangeSet) -> None:
+        if self.concerns(change_set):
+            self.stale = True
+            if showing(self):
+                self._reload_timer.start()  # several changes in one turn: one reload
+
+    def _reload_if_stale(self) -> None:
+        if self.stale and showing(self):
+            self.reload()
+
+    def reload(self) -> None:
+        self.stale = False
+        fn = self.loader()
+        if fn is None:
+            self.show_data(None)
+            self.loads += 1
+            return
+
+        def done(data: Any) -> None:
+            self.show_data(data)
+            self.loads += 1
+
+        self.ctx.ops.query(self, fn, success=done, key="reload")
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self.stale:
+            self._reload_timer.start()
+
+    # -- connections that go with the widget ----------------------------------------------------
+    def listen(self, signal, slot: Callable[..., Any]) -> None:
+        """Connect ``slot`` to a long-lived signal; it is not called once this widget is gone."""
+        me = self
+
+        def guarded(*args):
+            if alive(me):
+                slot(*args)
+
+        signal.connect(guarded)
+        self.destroyed.connect(lambda *_: _disconnect(signal, guarded))
+
+
+def _disconnect(signal, slot) -> None:
+    try:
+        signal.disconnect(slot)
+    except (RuntimeError, TypeError):
+        pass
+
+
+class Panel(DataView, QWidget):
+    """A QWidget that is a DataView (a customer tab, or a section of one)."""
+
+    def __init__(self, ctx, parent: QWidget | None = None) -> None:
+        QWidget.__init__(self, parent)
+        self._init_data_view(ctx)

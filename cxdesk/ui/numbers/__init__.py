@@ -1,0 +1,1 @@
+"""The numbers feature of the desktop program."""

@@ -1,0 +1,1 @@
+"""The operators feature of the desktop program."""

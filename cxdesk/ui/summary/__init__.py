@@ -1,0 +1,1 @@
+"""The summary feature of the desktop program."""

@@ -126,3 +126,20 @@ def threaded_ctx(make_ctx, sqlite_db, admin) -> AppContext:
 @pytest.fixture
 def ctx(make_ctx, sqlite_db, admin) -> AppContext:
     return make_ctx(sqlite_db, admin)
+
+
+@pytest.fixture
+def model_tester():
+    """``model_tester(model)`` checks the model with QAbstractItemModelTester (fatal) for the
+    whole test: the testers are kept alive until the test ends, so every reset, insert and
+    layout change the test causes is checked, not only the model's first state."""
+    from PySide6.QtTest import QAbstractItemModelTester
+
+    testers: list[QAbstractItemModelTester] = []
+
+    def check(model):
+        testers.append(QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal))
+        return testers[-1]
+
+    yield check
+    testers.clear()

@@ -332,7 +332,7 @@ def _progress_dialog(title: str, cancellable: bool, parent: QWidget | None, job:
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)
-    dialog.setMinimumDuration(0)
+    dialog.setMinimumDuration(SHOW_PROGRESS_AFTER_MS)  # setValue() must not show it sooner
     if not cancellable:
         dialog.setCancelButton(None)
     dialog.canceled.connect(job.cancel)

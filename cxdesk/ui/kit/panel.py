@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from cxdesk.services.changes import ChangeSet
@@ -35,6 +35,8 @@ def showing(widget: QWidget) -> bool:
     window = widget.window()
     if window.isVisible():
         return False
+    if window.isHidden() and window.testAttribute(Qt.WidgetAttribute.WA_WState_ExplicitShowHide):
+        return False  # closed or hidden: not "not shown yet"
     return window is widget or widget.isVisibleTo(window)
 
 
@@ -51,10 +53,6 @@ class DataView:
         self.customer_id: int | None = getattr(self, "customer_id", None)
         self.stale = True
         self.loads = 0  # completed loads, for tests and the benchmark
-        self._reload_timer = QTimer(self)
-        self._reload_timer.setSingleShot(True)
-        self._reload_timer.setInterval(0)
-        self._reload_timer.timeout.connect(self._reload_if_stale)
         ctx.changes.changed.connect(self._on_changes)
 
     # -- what subclasses write ---------------------------------------------------------------
@@ -84,14 +82,12 @@ class DataView:
             self.reload()
 
     def _on_changes(self, change_set: ChangeSet) -> None:
+        # the hub delivers what arrived in one turn as one set, so this reloads once; a
+        # reload still running is superseded (keyed query: the last one wins)
         if self.concerns(change_set):
             self.stale = True
             if showing(self):
-                self._reload_timer.start()  # several changes in one turn: one reload
-
-    def _reload_if_stale(self) -> None:
-        if self.stale and showing(self):
-            self.reload()
+                self.reload()
 
     def reload(self) -> None:
         self.stale = False
@@ -110,7 +106,7 @@ class DataView:
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
         if self.stale:
-            self._reload_timer.start()
+            self.reload()
 
     # -- connections that go with the widget ----------------------------------------------------
     def listen(self, signal, slot: Callable[..., Any]) -> None:

@@ -57,10 +57,12 @@ def _p95(values: list[float]) -> float:
 
 
 def _run_loop_for(app, seconds: float) -> None:
-    from PySide6.QtCore import QTimer
+    """Run the event loop for a while (a local loop: QApplication.quit() would close the windows)."""
+    from PySide6.QtCore import QEventLoop, QTimer
 
-    QTimer.singleShot(int(seconds * 1000), app.quit)
-    app.exec()
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
 
 
 def session_steps(window):
@@ -92,7 +94,7 @@ def session_steps(window):
 
 
 def run_session(url: str, label: str) -> dict:
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QEventLoop, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from cxdesk.db import open_database
@@ -130,7 +132,7 @@ def run_session(url: str, label: str) -> dict:
         if state["i"] > 0:
             timings.append((steps[state["i"] - 1][0], time.perf_counter() - state["started"]))
         if state["i"] == len(steps):
-            app.quit()
+            state["loop"].quit()
             return
         state["started"] = time.perf_counter()
         steps[state["i"]][1]()
@@ -142,7 +144,9 @@ def run_session(url: str, label: str) -> dict:
     driver.timeout.connect(drive)
     monitor.start()
     driver.start()
-    app.exec()
+    loop = QEventLoop()
+    state["loop"] = loop
+    loop.exec()
     driver.stop()
     busy = monitor.stop()
     for w in list(window._windows.values()):

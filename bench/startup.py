@@ -60,18 +60,17 @@ def child_cxdesk(db_path: str) -> int:
     from cxdesk.ui.kit.context import AppContext
     from cxdesk.ui.main_window import MainWindow
     from cxdesk.ui.kit.ops import Ops
-    from cxdesk.ui.kit.tasks import TaskRunner
 
     logsetup.setup()
     app = make_app()  # no excepthook: its error dialog would hang an offscreen child
     db = open_database(f"sqlite:///{db_path}", password_lookup=lookup_quietly)
     actor = operators.sign_in(db, LOGIN, PASSWORD)
-    ctx = AppContext(ops=Ops(db, actor), actor=actor, settings=settings(), db=db, tasks=TaskRunner())
+    ctx = AppContext(ops=Ops(db, actor), actor=actor, settings=settings())
     window = MainWindow(ctx)
     _painted_then_quit(window, app)
     window.show()
     code = app.exec()
-    ctx.tasks.wait()
+    ctx.ops.close()
     db.close()
     return code
 

@@ -28,6 +28,7 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_QUICK_BACKEND", "software")
 
+import gc  # noqa: E402
 import sys  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -133,6 +134,17 @@ def _unavailable(reason: str):
 
 
 _current_keyring_env: dict | None = None
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_main_thread():
+    """As the program does (kit/collector.py): no garbage collection on worker threads, where
+    it could delete a Qt widget off the GUI thread and crash the process."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.enable()
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

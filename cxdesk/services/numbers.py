@@ -26,6 +26,8 @@ are the last line of defence, reported in the same words.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import datetime as dt
 import re
 from bisect import bisect_left, bisect_right
@@ -207,9 +209,15 @@ def missing_settings(session: Session) -> str | None:
             f"(or {commands}) before assigning a number block.")
 
 
-def block_settings_problem(db: Database) -> str | None:
+def reading(source: Database | Session):
+    """A read session: the caller's own (a UI load reads everything in one transaction), or a
+    new one of the database."""
+    return nullcontext(source) if isinstance(source, Session) else source.read_session()
+
+
+def block_settings_problem(db: Database | Session) -> str | None:
     """For the UI: the explanation shown instead of assigning, or None when blocks can be assigned."""
-    with db.read_session() as s:
+    with reading(db) as s:
         return missing_settings(s)
 
 
@@ -350,18 +358,18 @@ def release_block(db: Database, actor: Actor, customer_id: int, start: int | str
     return info
 
 
-def list_blocks(db: Database, customer_id: int | None = None) -> list[BlockInfo]:
+def list_blocks(db: Database | Session, customer_id: int | None = None) -> list[BlockInfo]:
     """Assigned blocks (of one customer, or all), lowest first, with how many numbers are in use."""
-    with db.read_session() as s:
+    with reading(db) as s:
         q = select(NumberBlock, Customer.name).join(Customer, Customer.id == NumberBlock.customer_id)
         if customer_id is not None:
             q = q.where(NumberBlock.customer_id == customer_id)
         return _block_infos(s, s.execute(q.order_by(NumberBlock.start)).tuples().all())
 
 
-def free_numbers(db: Database, customer_id: int, limit: int = 200) -> list[str]:
+def free_numbers(db: Database | Session, customer_id: int, limit: int = 200) -> list[str]:
     """Up to ``limit`` unused numbers from the customer's blocks, lowest first ([] without a block)."""
-    with db.read_session() as s:
+    with reading(db) as s:
         out: list[str] = []
         for b in _customer_blocks(s, customer_id):
             used = {n for n, _ in _numeric_usernames(s, b.start, b.end)}
@@ -525,9 +533,9 @@ def delete_sip_user(db: Database, actor: Actor, sip_user_id: int, version: int |
         uow.delete(u, message=f"Deleted SIP user {u.username} of {customer.audit_label()}")
 
 
-def list_sip_users(db: Database, customer_id: int | None = None) -> list[SipUserInfo]:
+def list_sip_users(db: Database | Session, customer_id: int | None = None) -> list[SipUserInfo]:
     """SIP users (of one customer, or all), in numeric order, with their short extensions."""
-    with db.read_session() as s:
+    with reading(db) as s:
         q = select(SipUser, Customer.name).join(Customer, Customer.id == SipUser.customer_id)
         bq = select(NumberBlock, Customer.name).join(Customer, Customer.id == NumberBlock.customer_id)
         if customer_id is not None:

@@ -32,17 +32,15 @@ class ChangeWatcher:
         self.on_changes = on_changes
         self.on_state = on_state
         self.interval = interval
-        self.cursor = 0
+        self.cursor: int | None = 0
         self.online = True
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- life ----------------------------------------------------------------------
     def start(self, after_id: int | None = None) -> None:
-        """Watch for changes committed after audit entry ``after_id`` (default: now)."""
-        if after_id is None:
-            with self.db.read_session() as s:
-                after_id = changes.last_entry_id(s)
+        """Watch for changes committed after audit entry ``after_id`` (default: the last one
+        when the watcher's thread starts; read there, so the caller's thread runs no SQL)."""
         self.cursor = after_id
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="cxdesk-change-watcher", daemon=True)
@@ -61,6 +59,13 @@ class ChangeWatcher:
     # -- the loop ------------------------------------------------------------------
     def _run(self) -> None:
         failures = 0
+        while self.cursor is None and not self._stop.is_set():
+            try:
+                with self.db.read_session() as s:
+                    self.cursor = changes.last_entry_id(s)
+            except Exception as exc:  # noqa: BLE001 - the database is away: try again
+                self._set_state(False, f"Cannot reach the database ({type(exc).__name__}); retrying.")
+                self._stop.wait(RETRY_AFTER[-1])
         while not self._stop.is_set():
             try:
                 if self.db.is_postgres:

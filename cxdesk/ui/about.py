@@ -1,6 +1,7 @@
 """Help > About: version, database, keyring backend, and where data and settings live."""
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QVBoxLayout
 
 from cxdesk import __version__, paths
@@ -11,12 +12,13 @@ from cxdesk.ui.kit.context import AppContext
 class AboutDialog(QDialog):
     def __init__(self, ctx: AppContext, parent=None) -> None:
         super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # opened with open(), one per click
         self.setWindowTitle("About cxdesk")
         self.setAccessibleName("About cxdesk")
         form = QFormLayout()
         self.values = {
             "Version": __version__,
-            "Database": ctx.db.display,
+            "Database": ctx.ops.database_display,
             "Keyring": secrets.backend_name(),
             "Data folder": str(paths.data_dir()),
             "Settings folder": str(paths.config_dir()),

@@ -55,11 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from cxdesk.ui.kit.context import AppContext
     from cxdesk.ui.main_window import MainWindow
     from cxdesk.ui.kit.ops import Ops
-    from cxdesk.ui.kit.tasks import TaskRunner
 
     logsetup.setup()
     app = make_app()
     install_excepthook()
+    from cxdesk.ui.kit.collector import GuiThreadCollector
+
+    app.collector = GuiThreadCollector(app)
     qs = settings()
     url = config.database_url(args.db)
     if url is None and not args.self_test:
@@ -77,15 +79,32 @@ def run(args: argparse.Namespace) -> int:
         from cxdesk.ui.selftest import self_test
 
         return self_test(app, db, qs)
-    from cxdesk.ui.operators.auth_dialogs import sign_in_flow
+    from cxdesk.ui.operators.sign_in import sign_in_flow
 
-    actor = sign_in_flow(db, qs)
+    ops = Ops(db)
+    try:
+        actor = sign_in_flow(ops, qs)
+    except UserError as exc:  # e.g. the server went away between opening and signing in
+        dialogs.show_error(None, exc, "cxdesk: cannot sign in")
+        actor = None
     if actor is None:
+        ops.close()
+        db.close()
         return 0
-    ctx = AppContext(ops=Ops(db, actor), actor=actor, settings=qs, db=db, tasks=TaskRunner())
+    ops.actor = actor
+    ctx = AppContext(ops=ops, actor=actor, settings=qs)
+    # other workstations' changes appear within a second, from the last entry before any view loads
+    ctx.changes.start_watching(ops.call(_last_entry))
     window = MainWindow(ctx)
     window.show()
     code = app.exec()
-    ctx.tasks.wait()
+    ops.close()
     db.close()
     return code
+
+
+def _last_entry(job) -> int:
+    from cxdesk.services.changes import last_entry_id
+
+    with job.read() as session:
+        return last_entry_id(session)

@@ -1,132 +1,27 @@
-"""The main window: customers on the left, the selected customer's tabs on the right."""
+"""The main window: customers on the left, the selected customer's tabs on the right.
+
+Selecting a customer hands its id to every tab; only the tab on screen loads (the others
+are stale until shown). Changes, this window's own and other workstations', reach the
+views through ctx.changes; F5 rolls up new CDRs and marks every view stale once."""
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMainWindow,
-    QPushButton,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from cxdesk.models import STATUSES
-from cxdesk.services import customers as customer_service
-from cxdesk.ui.kit import dialogs, fmt
+from cxdesk.services.changes import ChangeSet
+from cxdesk.ui.customers.customer_list import CustomerList
+from cxdesk.ui.kit import dialogs
 from cxdesk.ui.kit.context import AppContext
-from cxdesk.ui.kit.tables import RIGHT, Column, ColumnsTableModel, DataTableView, SortFilterProxy
 
 ROLLUP_EVERY_MS = 60 * 60 * 1000
-
-
-class CustomerListModel(ColumnsTableModel):
-    def __init__(self, parent=None) -> None:
-        super().__init__([
-            Column("Name", lambda c: c.name),
-            Column("Status", lambda c: c.status),
-            Column("Currency", lambda c: c.currency),
-            Column("Balance", lambda c: c.balance, text=lambda c: fmt.money(c.balance), align=RIGHT),
-        ], parent=parent)
-
-
-class CustomerFilterProxy(SortFilterProxy):
-    """Search over name (and the other columns) plus an exact status filter."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.status = ""
-
-    def set_status(self, status: str) -> None:
-        self.beginFilterChange()
-        self.status = status
-        self.endFilterChange(SortFilterProxy.Direction.Rows)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
-        if self.status:
-            row = self.sourceModel().row_at(source_row)
-            if row.status != self.status:
-                return False
-        return super().filterAcceptsRow(source_row, source_parent)
-
-
-class CustomerList(QWidget):
-    """Search as you type, a status filter and the customers table."""
-
-    def __init__(self, ctx: AppContext, parent=None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search customers (Ctrl+F)")
-        self.search.setAccessibleName("Search customers")
-        self.search.setClearButtonEnabled(True)
-        self.status = QComboBox()
-        self.status.addItem("All statuses", "")
-        for s in STATUSES:
-            self.status.addItem(s, s)
-        self.status.setAccessibleName("Status filter")
-        self.new_button = QPushButton("New customer")
-        self.new_button.setAccessibleName("New customer")
-        self.new_button.setEnabled(ctx.actor.can("edit_customers"))
-        self.model = CustomerListModel(self)
-        self.proxy = CustomerFilterProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.view = DataTableView("customers", ctx.settings, self)
-        self.view.setModel(self.proxy)
-        self.view.setSelectionMode(DataTableView.SelectionMode.SingleSelection)
-        self.view.setAccessibleName("Customers")
-        self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.count = QLabel()
-        top = QHBoxLayout()
-        top.addWidget(self.search, 1)
-        top.addWidget(self.status)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top)
-        layout.addWidget(self.view, 1)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.count, 1)
-        bottom.addWidget(self.new_button)
-        layout.addLayout(bottom)
-        self.search.textChanged.connect(self._filter)
-        self.status.currentIndexChanged.connect(lambda _i: self._filter())
-        self.view.restore_state()
-
-    def _filter(self) -> None:
-        self.proxy.setFilterFixedString(self.search.text().strip())
-        self.proxy.set_status(self.status.currentData() or "")
-        self._update_count()
-
-    def _update_count(self) -> None:
-        shown, total = self.proxy.rowCount(), self.model.rowCount()
-        self.count.setText(f"{shown} of {total} customers" if shown != total else f"{total} customers")
-
-    def reload(self) -> None:
-        current = self.current_id()
-        with self.ctx.db.read_session() as s:
-            rows = customer_service.list_customers(s)
-        self.model.set_rows(rows)
-        self.view.fit_columns_once()
-        self._update_count()
-        if current is not None:
-            self.select(current)
-
-    def current_id(self) -> int | None:
-        rows = self.view.selected_rows()
-        return rows[0].id if rows else None
-
-    def select(self, customer_id: int) -> None:
-        for r in range(self.proxy.rowCount()):
-            idx = self.proxy.index(r, 0)
-            if self.proxy.data(idx, Qt.ItemDataRole.UserRole + 2).id == customer_id:
-                self.view.selectRow(r)
-                self.view.scrollTo(idx)
-                return
 
 
 class MainWindow(QMainWindow):
@@ -158,13 +53,14 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self._build_menus()
         self._build_status_bar()
-        self.customers.view.selectionModel().selectionChanged.connect(lambda *_: self._customer_selected())
+        self.customers.current_changed.connect(lambda _cid: self._customer_selected())
         self.customers.new_button.clicked.connect(self.new_customer)
-        ctx.bus.customers_changed.connect(self.customers.reload)
-        ctx.bus.customer_changed.connect(lambda _id: self.customers.reload())
+        ctx.changes.connection.connect(self._connection_changed)
         self._windows: dict[str, QWidget] = {}
         self._restore()
-        self.customers.reload()
+        last = ctx.settings.value("main/current_customer", 0, type=int)
+        if last:
+            self.customers.select(last)  # once the list has loaded
         self._customer_selected()
         self.rollup_timer = QTimer(self)
         self.rollup_timer.timeout.connect(self.refresh_data)
@@ -208,10 +104,22 @@ class MainWindow(QMainWindow):
         name = f"{actor.display_name} ({actor.login})" if actor.display_name else actor.login
         self.operator_label = QLabel(f"Signed in: {name}, {actor.role}")
         self.operator_label.setAccessibleName("Signed-in operator")
-        self.database_label = QLabel(f"Database: {self.ctx.db.display}")
+        self.database_label = QLabel(f"Database: {self.ctx.ops.database_display}")
         self.database_label.setAccessibleName("Database")
+        self.connection_label = QLabel()
+        self.connection_label.setAccessibleName("Connection")
+        self.connection_label.setStyleSheet("color: #b00020")
+        self.connection_label.hide()
         self.statusBar().addWidget(self.operator_label)
+        self.statusBar().addPermanentWidget(self.connection_label)
         self.statusBar().addPermanentWidget(self.database_label)
+
+    def _connection_changed(self, online: bool, text: str) -> None:
+        self.connection_label.setText("" if online else text)
+        self.connection_label.setToolTip(text)
+        self.connection_label.setVisible(not online)
+        if online:
+            self.statusBar().showMessage("Connected to the database again; changes made meanwhile are shown.", 10_000)
 
     # -- state -----------------------------------------------------------------
     def _restore(self) -> None:
@@ -232,6 +140,7 @@ class MainWindow(QMainWindow):
         s.setValue("main/geometry", self.saveGeometry())
         s.setValue("main/splitter", self.splitter.saveState())
         self.customers.view.save_state()
+        self.ctx.settings.setValue("main/current_customer", self.current_customer_id() or 0)
         for tab in self.customer_tabs:
             if hasattr(tab, "save_state"):
                 tab.save_state()
@@ -249,10 +158,10 @@ class MainWindow(QMainWindow):
 
     def _customer_selected(self) -> None:
         cid = self.current_customer_id()
+        for tab in self.customer_tabs:  # hidden tabs only note it; the shown one loads
+            tab.set_customer(cid)
         self.tabs.setVisible(cid is not None)
         self.placeholder.setVisible(cid is None)
-        for tab in self.customer_tabs:
-            tab.set_customer(cid)
 
     def show_customer_tab(self, title: str) -> bool:
         for i in range(self.tabs.count()):
@@ -277,20 +186,16 @@ class MainWindow(QMainWindow):
         from cxdesk.ui.customers.customer_dialog import CustomerDialog
 
         dialog = CustomerDialog(self.ctx, None, self)
-        dialog.saved.connect(self._after_customer_saved)
+        dialog.saved.connect(self.customers.select)
         dialog.open()
 
-    def _after_customer_saved(self, customer_id: int) -> None:
-        self.ctx.bus.customers_changed.emit()
-        self.customers.select(customer_id)
-
     def open_global_contacts(self) -> None:
-        from cxdesk.ui.contacts.contacts_view import GlobalContactsWindow
+        from cxdesk.ui.contacts.global_contacts import GlobalContactsWindow
 
         self._show_window("contacts", lambda: GlobalContactsWindow(self.ctx, self))
 
     def open_audit_log(self) -> None:
-        from cxdesk.ui.audit.audit_view import AuditLogWindow
+        from cxdesk.ui.audit.audit_log import AuditLogWindow
 
         self._show_window("audit", lambda: AuditLogWindow(self.ctx, self))
 
@@ -321,55 +226,45 @@ class MainWindow(QMainWindow):
         return window
 
     def refresh_data(self) -> None:
-        """F5 and the hourly timer: roll up new CDRs, then reload what is shown."""
+        """F5 and the hourly timer: roll up new CDRs, apply due scheduled changes, then every
+        view reloads once (the shown ones now, the others when shown)."""
         from cxdesk.services import rollup
 
-        def work(_handle):
-            return rollup.run(self.ctx.db)
+        def everything(_result) -> None:
+            self.ctx.changes.publish(ChangeSet(everything=True))
 
-        def done(_result) -> None:
-            self.customers.reload()  # re-selects the customer, which reloads its tabs
-            for table in ("hourly_summaries", "invoices", "audit_entries"):
-                self.ctx.bus.data_changed.emit(table)
-
-        self.ctx.tasks.run(work, on_done=done, write=True, parent=self)
+        self.ctx.ops.task(self, lambda job: rollup.run(job.db), success=everything, write=True)
         self._run_due_changes()
 
     def _run_due_changes(self) -> None:
         from cxdesk.services import scheduler
 
-        def work(_handle):
-            return scheduler.apply_due(self.ctx.db)
-
         def done(results) -> None:
             if results:
-                self.ctx.bus.customers_changed.emit()
-                self.ctx.bus.data_changed.emit("contacts")
                 failed = [r for r in results if r.state != "applied"]
-                self.statusBar().showMessage(
-                    f"{len(results) - len(failed)} scheduled change(s) applied"
-                    + (f", {len(failed)} could not be applied (see View > Scheduled changes)" if failed else ""),
-                    15_000,
-                )
+                applied = len(results) - len(failed)
+                text = f"{applied} scheduled {'change' if applied == 1 else 'changes'} applied"
+                if failed:
+                    text += (f", {len(failed)} could not be applied (see View > Scheduled changes)")
+                self.statusBar().showMessage(text, 15_000)
 
-        self.ctx.tasks.run(work, on_done=done, write=True, parent=self)
+        self.ctx.ops.task(self, lambda job: scheduler.apply_due(job.db), success=done, write=True)
 
     def sign_out(self) -> None:
-        from cxdesk.ui.operators.auth_dialogs import sign_out_flow
+        from cxdesk.ui.operators.sign_in import sign_out_flow
 
         if not dialogs.confirm(self, "Sign out", "Sign out and close cxdesk? The remembered password is forgotten.",
                                "Sign out"):
             return
-        sign_out_flow(self.ctx.db, self.ctx.settings, self.ctx.actor)
-        self.close()
+        sign_out_flow(self.ctx.ops, self.ctx.settings, self.ctx.actor, parent=self, done=self.close)
 
 
 def customer_tab_factories(ctx: AppContext):
     """(title, factory(ctx, parent)) for each tab of a customer, Main first."""
-    from cxdesk.ui.audit.audit_view import CustomerAuditTab
+    from cxdesk.ui.audit.audit_log import CustomerAuditTab
     from cxdesk.ui.invoices.invoices_tab import InvoicesTab
     from cxdesk.ui.customers.main_tab import MainTab
-    from cxdesk.ui.numbers.numbers_widgets import AuthTab
+    from cxdesk.ui.numbers.sip_users import AuthTab
     from cxdesk.ui.summary.summary_tab import SummaryTab
 
     tabs = [("Main", MainTab), ("Auth", AuthTab), ("Summary", SummaryTab), ("Invoices", InvoicesTab)]

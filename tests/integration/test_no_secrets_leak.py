@@ -18,11 +18,11 @@ from cxdesk.db import open_database, secret_name_for
 from cxdesk.models import Contact, Customer
 from cxdesk.services import mail, operators, passwords, secrets
 from cxdesk.services.uow import unit_of_work
-from cxdesk.ui.operators import auth_dialogs
-from cxdesk.ui.operators.auth_dialogs import EmailSettingsPage, SignInDialog
 from cxdesk.ui.kit.context import AppContext
 from cxdesk.ui.kit.ops import Ops
-from cxdesk.ui.kit.tasks import TaskRunner
+from cxdesk.ui.operators import sign_in
+from cxdesk.ui.operators.sign_in import SignInDialog
+from cxdesk.ui.settings.email_page import EmailSettingsPage
 from servers import files_containing
 
 pytestmark = [pytest.mark.slow,
@@ -98,9 +98,10 @@ def test_no_secret_is_written_anywhere(qtbot, secret_service, smtp_server, pg_ro
     assert db.path == paths.default_database_path()
     qsettings_path = Path(os.environ["XDG_CONFIG_HOME"]) / "cxdesk" / "cxdesk.ini"
     qsettings = QSettings(str(qsettings_path), QSettings.Format.IniFormat)
+    ops = Ops(db, inline=True)  # no operator yet: as at the program's start
     try:
         # sign in with "Remember me", then a second start signs in from the keyring; a failed try too
-        dialog = SignInDialog(db, qsettings)
+        dialog = SignInDialog(ops, qsettings)
         qtbot.addWidget(dialog)
         dialog.open()
         dialog.login_edit.setText("root")
@@ -110,13 +111,13 @@ def test_no_secret_is_written_anywhere(qtbot, secret_service, smtp_server, pg_ro
         dialog.remember_box.setChecked(True)
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
         assert dialog.actor is not None
-        admin = auth_dialogs.sign_in_flow(db, qsettings)
+        admin = sign_in.sign_in_flow(ops, qsettings)
         assert admin.login == "root"
+        ops.actor = admin
         staff = operators.sign_in(db, "sam", staff_pw)
 
         # Settings > Email with its password; the PostgreSQL password through the CLI
-        page = EmailSettingsPage(AppContext(ops=Ops(db, admin, inline=True), actor=admin, settings=qsettings,
-                                            db=db, tasks=TaskRunner(synchronous=True)))
+        page = EmailSettingsPage(AppContext(ops=ops, actor=admin, settings=qsettings))
         qtbot.addWidget(page)
         page.host_edit.setText(server.host)
         page.port_spin.setValue(server.port)
@@ -156,7 +157,7 @@ def test_no_secret_is_written_anywhere(qtbot, secret_service, smtp_server, pg_ro
 
         used = {"admin": admin_pw, "staff": staff_pw, "smtp": smtp_pw, "postgres": pg_pw, "portal": portal_pw}
         # every secret really was kept: in the keyring (or, for the portal one, only as a hash)
-        assert secrets.get_secret(auth_dialogs.remembered_secret_name(db, "root")) == admin_pw
+        assert secrets.get_secret(sign_in.remembered_secret_name(ops, "root")) == admin_pw
         assert secrets.get_secret("smtp") == smtp_pw
         assert secrets.get_secret(secret_name_for(pg_url)) == pg_pw
         with db.read_session() as s:
@@ -174,8 +175,9 @@ def test_no_secret_is_written_anywhere(qtbot, secret_service, smtp_server, pg_ro
         for what, secret in used.items():
             assert files_containing(roots, secret) == [], f"the {what} password was written to disk"
     finally:
+        ops.close()
         db.close()
-        for name in (auth_dialogs.remembered_secret_name(db, "root"), "smtp", secret_name_for(pg_url)):
+        for name in (sign_in.remembered_secret_name(ops, "root"), "smtp", secret_name_for(pg_url)):
             secrets.delete_secret(name)
     for what, secret in used.items():  # after the final checkpoint too
         assert files_containing([paths.data_dir()], secret) == [], what

@@ -9,7 +9,6 @@ closing a widget while its work runs); such tests wait with ``qtbot.waitUntil``.
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from pathlib import Path
@@ -22,7 +21,6 @@ from sqlalchemy.engine import Engine
 from cxdesk.ui.kit import dialogs
 from cxdesk.ui.kit.context import AppContext
 from cxdesk.ui.kit.ops import Ops
-from cxdesk.ui.kit.tasks import TaskRunner
 
 
 class Answers:
@@ -67,7 +65,6 @@ def qsettings(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "cxdesk.ini"), QSettings.Format.IniFormat)
 
 
-STRICT = False
 UI_DIR = str(Path(__file__).resolve().parents[2] / "cxdesk" / "ui")
 
 
@@ -96,9 +93,7 @@ def gui_thread_sql():
     event.listen(Engine, "before_cursor_execute", guard)
     yield guard
     event.remove(Engine, "before_cursor_execute", guard)
-    # TRANSITIONAL: strict once every feature runs through ctx.ops
-    if os.environ.get("CXDESK_STRICT_GUI_SQL", "1" if STRICT else "0") == "1":
-        assert guard.offences == [], "SQL ran on the GUI thread:\n" + "\n".join(guard.offences)
+    assert guard.offences == [], "SQL ran on the GUI thread:\n" + "\n".join(guard.offences)
 
 
 @pytest.fixture
@@ -107,8 +102,7 @@ def make_ctx(qtbot, qsettings, answers):
 
     def make(db, actor, *, inline: bool = True) -> AppContext:
         ops = Ops(db, actor, inline=inline)
-        ctx = AppContext(ops=ops, actor=actor, settings=qsettings, db=db,
-                         tasks=TaskRunner(synchronous=True))
+        ctx = AppContext(ops=ops, actor=actor, settings=qsettings)
         made.append(ctx)
         return ctx
 

@@ -6,7 +6,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from PySide6.QtTest import QAbstractItemModelTester
 from sqlalchemy import select
 
 from cxdesk.models import AuditEntry, Cdr, Customer
@@ -23,12 +22,13 @@ def demo_db(sqlite_db, admin):
 
 
 @pytest.fixture
-def window(make_ctx, demo_db, admin, qtbot):
+def window(make_ctx, demo_db, admin, qtbot, model_tester):
     ctx = make_ctx(demo_db, admin)
     w = MainWindow(ctx)
     qtbot.addWidget(w)
+    model_tester(w.customers.model)
+    model_tester(w.customers.proxy)
     w.show()
-    QAbstractItemModelTester(w.customers.model, QAbstractItemModelTester.FailureReportingMode.Fatal)
     return w
 
 
@@ -84,6 +84,7 @@ def test_channels_in_use_and_peak_come_from_cdrs(make_ctx, sqlite_db, admin, mak
                               for i, (t, d) in enumerate(calls)], "calls")
     w = MainWindow(make_ctx(sqlite_db, admin))
     qtbot.addWidget(w)
+    w.show()
     w.customers.select(cid)
     header = w.tabs.widget(0).header
     assert header.values["Channels"].text() == "2 / 30"
@@ -140,6 +141,7 @@ def test_adjust_balance_is_audited_with_reason(window, demo_db):
 def test_staff_cannot_reach_settings_or_the_audit_log(make_ctx, demo_db, staff, qtbot):
     w = MainWindow(make_ctx(demo_db, staff))
     qtbot.addWidget(w)
+    w.show()
     assert not w.settings_action.isEnabled()
     assert not w.audit_action.isEnabled()
     assert w.new_action.isEnabled()
@@ -154,7 +156,7 @@ def test_view_audit_log_opens_the_customers_entries(window, demo_db):
     assert window.tabs.tabText(window.tabs.currentIndex()) == "Audit Log"
     audit = window.tabs.currentWidget()
     assert audit.customer_id == cid
-    assert audit.model.rowCount() >= 1  # at least the customer's CREATE
+    assert audit.log.model.rowCount() >= 1  # at least the customer's CREATE
 
 
 def test_layout_is_restored_on_next_start(make_ctx, demo_db, admin, qtbot, qsettings):
@@ -162,7 +164,8 @@ def test_layout_is_restored_on_next_start(make_ctx, demo_db, admin, qtbot, qsett
     first = MainWindow(ctx)
     qtbot.addWidget(first)
     first.show()
-    first.resize(701, 501)  # the offscreen screen is 800 x 600
+    width = max(first.minimumSizeHint().width(), 701)  # the offscreen screen is 800 x 600
+    first.resize(width, 501)
     first.splitter.setSizes([300, 401])
     first.customers.view.horizontalHeader().resizeSection(0, 222)
     sizes = first.splitter.sizes()
@@ -170,6 +173,99 @@ def test_layout_is_restored_on_next_start(make_ctx, demo_db, admin, qtbot, qsett
     second = MainWindow(ctx)
     qtbot.addWidget(second)
     second.show()
-    assert (second.size().width(), second.size().height()) == (701, 501)
+    assert (second.size().width(), second.size().height()) == (width, 501)
     assert second.customers.view.horizontalHeader().sectionSize(0) == 222
     assert second.splitter.sizes() == sizes
+
+
+def tab_titled(w: MainWindow, title: str):
+    return next(w.tabs.widget(i) for i in range(w.tabs.count()) if w.tabs.tabText(i) == title)
+
+
+def test_a_click_loads_only_the_tab_on_screen_and_f5_reloads_each_shown_view_once(window, demo_db):
+    main, summary = tab_titled(window, "Main"), tab_titled(window, "Summary")
+    window.customers.view.selectRow(0)
+    cid = window.current_customer_id()
+    parts = (main.header, main.contacts, main.numbers)
+    assert [p.customer_id for p in parts] == [cid] * 3
+    loaded = [p.loads for p in parts]
+    assert all(n >= 1 for n in loaded)
+    assert summary.loads == 0 and summary.stale  # hidden: only marked
+    window.customers.view.selectRow(1)
+    assert summary.loads == 0 and summary.customer_id == window.current_customer_id()
+    before = [p.loads for p in parts] + [window.customers.loads]
+    window.refresh_data()
+    assert [p.loads for p in parts] + [window.customers.loads] == [n + 1 for n in before]
+    assert summary.loads == 0
+    window.show_customer_tab("Summary")
+    assert summary.loads == 1 and not summary.stale
+
+
+def test_a_save_in_this_window_refreshes_the_list_and_header_without_f5(window, demo_db, admin):
+    window.customers.view.selectRow(0)
+    cid = window.current_customer_id()
+    header = tab_titled(window, "Main").header
+    dialog = AdjustBalanceDialog(window.ctx, cid, "EUR", window)
+    dialog.open()
+    dialog.amount.setText("1000")
+    dialog.reason.setText("Top-up")
+    dialog.save()
+    with demo_db.read_session() as s:
+        balance = s.get(Customer, cid).credit
+    shown = header.values["Balance"].text().replace(",", "")
+    assert shown.startswith(f"{balance:.2f}")
+    row = next(r for r in window.customers.model.rows() if r.id == cid)
+    assert row.balance == balance
+
+
+def test_the_last_customer_is_selected_again_on_the_next_start(make_ctx, demo_db, admin, qtbot):
+    ctx = make_ctx(demo_db, admin)
+    first = MainWindow(ctx)
+    qtbot.addWidget(first)
+    first.show()
+    first.customers.view.selectRow(3)
+    chosen = first.current_customer_id()
+    first.close()
+    second = MainWindow(ctx)
+    qtbot.addWidget(second)
+    second.show()
+    assert second.current_customer_id() == chosen
+    assert tab_titled(second, "Main").header.customer_id == chosen
+
+
+def test_threaded_selection_arrives_without_blocking_and_a_closed_window_gets_no_callback(
+        make_ctx, demo_db, admin, qtbot, monkeypatch):
+    import threading
+
+    from cxdesk.services import customers as svc
+
+    release = threading.Event()
+    real = svc.header_figures
+
+    def slow(session, customer_id, now=None):
+        release.wait(10)
+        return real(session, customer_id, now)
+
+    monkeypatch.setattr(svc, "header_figures", slow)
+    ctx = make_ctx(demo_db, admin, inline=False)
+    w = MainWindow(ctx)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.customers.model.rowCount() == 6)
+    w.customers.view.selectRow(0)
+    header = tab_titled(w, "Main").header
+    assert header.values["Status"].text() == "—"  # still loading, the GUI thread is free
+    assert ctx.ops.busy
+    w.close()
+    w.deleteLater()
+    qtbot.waitUntil(lambda: not __import__("shiboken6").isValid(header))
+    release.set()
+    assert ctx.ops.wait(10_000)
+    qtbot.waitUntil(lambda: not ctx.ops.busy)  # the result was dropped, no error, no crash
+
+
+def test_the_application_icon_loads_from_the_package(qtbot):
+    from cxdesk.ui.kit import resources
+
+    icon = resources.app_icon()
+    assert icon is not None and not icon.pixmap(64, 64).isNull()

@@ -1,9 +1,16 @@
-"""Add / Edit contact with the three save options, and Change Password."""
+"""Add / Edit contact with the three save options, and Change Password.
+
+Both dialogs are deleted when closed. They read and write through ``ctx.ops``: the
+contact and the company list load off the GUI thread (the fields stay disabled until
+then), saves run on the writer, and the views follow by the change set the commit
+publishes. A dialog closed while its work runs gets no callback.
+"""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from PySide6.QtCore import QDateTime, QTimeZone, Signal
+from PySide6.QtCore import QDateTime, Qt, QTimeZone, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,6 +20,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -20,15 +28,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cxdesk.errors import UserError
+from cxdesk.errors import ConflictError, UserError
 from cxdesk.models import CONTACT_TYPES
 from cxdesk.services import contacts as svc
 from cxdesk.services import customers as customer_svc
-from cxdesk.ui.kit import audit_comment, dialogs
-from cxdesk.ui.kit.context import AppContext
+from cxdesk.services import scheduler
+from cxdesk.ui.kit import dialogs
 from cxdesk.ui.kit.forms import FormErrorLabel, after_conflict, typed_password
 
 SAVE_CONTINUE, SAVE_STAY, DELAY = "continue", "stay", "delay"
+#: the checkbox shows "Auto Generate & Email Password" ("&&": a single "&" would mark a shortcut key)
+AUTO_PASSWORD = "Auto Generate && Email Password"
+AUTO_PASSWORD_NAME = "Auto Generate and Email Password"  # read out by screen readers
+#: room for the title bar's icon and buttons next to a dialog's title
+TITLE_BAR_EXTRA = 120
+TITLE_WIDTH_MAX = 640
 
 
 class ContactDialog(QDialog):
@@ -36,13 +50,17 @@ class ContactDialog(QDialog):
 
     saved = Signal(int)  # customer id
 
-    def __init__(self, ctx: AppContext, customer_id: int | None, contact_id: int | None = None,
+    def __init__(self, ctx, customer_id: int | None, contact_id: int | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.ctx = ctx
         self.customer_id = customer_id
         self.contact_id = contact_id
         self.version: int | None = None
+        #: the contact and the company list are shown: the form can be used
+        self.ready = False
+        self._saving = False
         self.setWindowTitle("Add contact" if contact_id is None else "Edit contact")
         self.setAccessibleName(self.windowTitle())
         self.company = QComboBox()
@@ -57,7 +75,8 @@ class ContactDialog(QDialog):
         self.contact_type = QComboBox()
         self.contact_type.setEditable(True)
         self.contact_type.addItems(list(CONTACT_TYPES))
-        self.auto_password = QCheckBox("Auto Generate Password (generated and emailed to the contact)")
+        self.auto_password = QCheckBox(AUTO_PASSWORD)
+        self.auto_password.setToolTip("A password is generated and emailed to the contact")
         self.auto_password.setChecked(True)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
@@ -81,11 +100,13 @@ class ContactDialog(QDialog):
             "ip_whitelist": self.ip_whitelist,
         }
         labels = {"customer_id": "Company", "name": "Name", "email": "Email", "phone": "Phone", "mobile": "Mobile",
-                  "contact_type": "Contact Type", "auto_generate_password": "Auto Generate Password",
+                  "contact_type": "Contact Type", "auto_generate_password": AUTO_PASSWORD_NAME,
                   "password": "Password", "public_notes": "Public Notes", "private_notes": "Private Notes",
                   "mobile_verified": "Mobile Verified", "email_verified": "Email Verified",
                   "ip_whitelist": "IP Whitelist"}
-        form = QFormLayout()
+        self.body = QWidget()
+        form = QFormLayout(self.body)
+        form.setContentsMargins(0, 0, 0, 0)
         for key, w in self.fields.items():
             w.setAccessibleName(labels[key])
             if key == "customer_id" and customer_id is not None:
@@ -128,7 +149,7 @@ class ContactDialog(QDialog):
         buttons.addWidget(self.save_stay)
         buttons.addWidget(self.save_continue)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.body)
         layout.addWidget(self.error)
         layout.addWidget(self.info)
         layout.addWidget(self.delay_row)
@@ -139,34 +160,44 @@ class ContactDialog(QDialog):
         self.schedule_button.clicked.connect(lambda: self.save(DELAY))
         cancel.clicked.connect(self.reject)
         self.auto_password.toggled.connect(self._sync_password)
-        self._load_companies()
-        if contact_id is not None:
-            self.load()
         self._sync_password()
+        self._load()
 
-    # -- form ----------------------------------------------------------------------
-    def _load_companies(self) -> None:
-        if self.customer_id is not None:
+    # -- loading ---------------------------------------------------------------------
+    def _load(self) -> None:
+        """The contact (editing) and the company list (no customer given), off the GUI thread."""
+        customer_id, contact_id = self.customer_id, self.contact_id
+        if customer_id is not None and contact_id is None:
+            self._loaded((None, None))
             return
-        self.company.addItem("Choose the company...", None)
-        with self.ctx.db.read_session() as s:
-            for row in customer_svc.list_customers(s):
-                self.company.addItem(row.name, row.id)
 
-    def _sync_password(self) -> None:
-        manual = not self.auto_password.isChecked()
-        self.password.setEnabled(manual)
-        if not manual:
-            self.password.clear()
+        def load(s) -> tuple[list[tuple[int, str]] | None, svc.ContactRecord | None]:
+            companies = None if customer_id is not None else [(r.id, r.name) for r in customer_svc.list_customers(s)]
+            return companies, None if contact_id is None else svc.get_contact(s, contact_id)
 
-    def _toggle_delay(self) -> None:
-        self.delay_row.setVisible(not self.delay_row.isVisible())
-        if self.delay_row.isVisible():
-            self.delay_at.setFocus()
+        self.info.setText("Loading...")
+        self._update_enabled()
+        self.ctx.ops.query(self, load, success=self._loaded, failure=self._load_failed, key="load")
 
-    def load(self) -> None:
-        with self.ctx.db.read_session() as s:
-            rec = svc.get_contact(s, self.contact_id)
+    def _loaded(self, data: tuple[list[tuple[int, str]] | None, svc.ContactRecord | None]) -> None:
+        companies, record = data
+        if companies is not None:
+            self.company.clear()
+            self.company.addItem("Choose the company...", None)
+            for cid, name in companies:
+                self.company.addItem(name, cid)
+        if record is not None:
+            self.show_record(record)
+        self.info.clear()
+        self.ready = True
+        self._update_enabled()
+        (self.company if companies is not None else self.name).setFocus()
+
+    def _load_failed(self, exc: UserError) -> None:
+        self.info.clear()
+        self.error.show_error(str(exc))
+
+    def show_record(self, rec: svc.ContactRecord) -> None:
         self.customer_id = rec.customer_id
         self.version = rec.version
         self.name.setText(rec.name)
@@ -181,6 +212,23 @@ class ContactDialog(QDialog):
         self.email_verified.setChecked(rec.email_verified)
         self.ip_whitelist.setPlainText(rec.ip_whitelist)
         self.password.setPlaceholderText("leave empty to keep the current password")
+
+    # -- form ----------------------------------------------------------------------
+    def _update_enabled(self) -> None:
+        self.body.setEnabled(self.ready)
+        for b in (self.save_continue, self.save_stay, self.delay_save, self.schedule_button):
+            b.setEnabled(self.ready and not self._saving)
+
+    def _sync_password(self) -> None:
+        manual = not self.auto_password.isChecked()
+        self.password.setEnabled(manual)
+        if not manual:
+            self.password.clear()
+
+    def _toggle_delay(self) -> None:
+        self.delay_row.setVisible(not self.delay_row.isVisible())
+        if self.delay_row.isVisible():
+            self.delay_at.setFocus()
 
     def form(self) -> svc.ContactForm:
         return svc.ContactForm(
@@ -207,84 +255,81 @@ class ContactDialog(QDialog):
 
     # -- saving ----------------------------------------------------------------------
     def save(self, mode: str) -> None:
+        if not self.ready or self._saving:
+            return
         self.error.show_error("")
         customer_id = self.target_customer()
         if customer_id is None:
             self.error.show_error("Choose the company this contact belongs to.")
             self.company.setFocus()
             return
-        comment = audit_comment.ask(self.ctx, self, "this contact change")
-        if comment is None:
-            return
-        self._attempt(mode, customer_id, comment, confirm_warnings=False)
+        self._attempt(mode, customer_id, None, confirm_warnings=False)
 
-    def _attempt(self, mode: str, customer_id: int, comment: str, confirm_warnings: bool) -> None:
-        form = self.form()
-        db, actor = self.ctx.db, self.ctx.actor
+    def _work(self, mode: str, customer_id: int, confirm_warnings: bool):
+        """What the writer runs: ``work(job, comment)`` on values read from the form now."""
+        form, contact_id, version = self.form(), self.contact_id, self.version
         if mode == DELAY:
-            from cxdesk.services import scheduler
-
             due = self.delay_at.dateTime().toPython()
             due = due.replace(tzinfo=dt.timezone.utc) if due.tzinfo is None else due.astimezone(dt.timezone.utc)
+            target: dict[str, Any] = ({"customer_id": customer_id} if contact_id is None
+                                      else {"contact_id": contact_id, "expected_version": version})
+            return lambda job, comment: scheduler.schedule_contact_change(
+                job.db, job.actor, form, due, confirm_warnings=confirm_warnings, comment=comment, **target)
+        if contact_id is None:
+            return lambda job, comment: svc.create_contact(
+                job.db, job.actor, customer_id, form, confirm_warnings=confirm_warnings, comment=comment)
+        return lambda job, comment: svc.update_contact(
+            job.db, job.actor, contact_id, version, form, confirm_warnings=confirm_warnings, comment=comment)
 
-            def work(_h):
-                if self.contact_id is None:
-                    return scheduler.schedule_contact_change(
-                        db, actor, form, due, customer_id=customer_id, confirm_warnings=confirm_warnings,
-                        comment=comment)
-                return scheduler.schedule_contact_change(
-                    db, actor, form, due, contact_id=self.contact_id, expected_version=self.version,
-                    confirm_warnings=confirm_warnings, comment=comment)
-        elif self.contact_id is None:
-            def work(_h):
-                return svc.create_contact(db, actor, customer_id, form, confirm_warnings=confirm_warnings,
-                                          comment=comment)
-        else:
-            def work(_h):
-                return svc.update_contact(db, actor, self.contact_id, self.version, form,
-                                          confirm_warnings=confirm_warnings, comment=comment)
+    def _attempt(self, mode: str, customer_id: int, comment: str | None, confirm_warnings: bool) -> None:
+        work = self._work(mode, customer_id, confirm_warnings)
+        given: dict[str, str] = {}  # the reason the write op asked for, to save again with it
 
-        self._busy(True)
-        self.ctx.tasks.run(
-            work, write=True, parent=self, title="Saving the contact",
-            on_done=lambda result: self._saved(mode, customer_id, result),
-            on_error=lambda exc: self._failed(exc, mode, customer_id, comment),
-        )
+        def run(job, reason: str):
+            given["comment"] = reason
+            return work(job, reason)
 
-    def _busy(self, busy: bool) -> None:
-        for b in (self.save_continue, self.save_stay, self.delay_save, self.schedule_button):
-            b.setEnabled(not busy)
+        self._saving = True
+        self._update_enabled()
+        self.ctx.ops.write(self, run, success=lambda result: self._saved(mode, customer_id, result),
+                           failure=lambda exc: self._failed(exc, mode, customer_id, given.get("comment")),
+                           always=self._save_ended, what="this contact change", comment=comment,
+                           title="Saving the contact")
 
-    def _failed(self, exc: BaseException, mode: str, customer_id: int, comment: str) -> None:
-        self._busy(False)
+    def _save_ended(self) -> None:
+        self._saving = False
+        self._update_enabled()
+
+    def _failed(self, exc: UserError, mode: str, customer_id: int, comment: str | None) -> None:
         if isinstance(exc, svc.NeedsConfirmation):
             if dialogs.confirm(self, "Notes may hold a credential", str(exc), "Save anyway"):
                 self._attempt(mode, customer_id, comment, confirm_warnings=True)
             return
-        if not isinstance(exc, UserError):
-            raise exc
-        self.error.show_error(str(exc) + self._after_conflict(exc))
+        self.error.show_error(str(exc))
         widget = self.fields.get(exc.field or "")
         if widget is not None:
             widget.setFocus()
+        if isinstance(exc, ConflictError) and self.contact_id is not None:
+            self._after_conflict(exc)
 
-    def _after_conflict(self, exc: UserError) -> str:
-        def current() -> int:
-            with self.ctx.db.read_session() as s:
-                return svc.get_contact(s, self.contact_id).version
+    def _after_conflict(self, exc: ConflictError) -> None:
+        """Someone saved the contact meanwhile: read its version now (off the GUI thread), so
+        that a second Save, made knowingly, replaces their change; the typed values stay."""
+        contact_id, loaded, text = self.contact_id, self.version, str(exc)
 
-        note, self.version = after_conflict(exc, self.version if self.contact_id else None, current)
-        return note
+        def current(version: int) -> None:
+            if self.contact_id != contact_id:
+                return
+            note, self.version = after_conflict(exc, loaded, lambda: version)
+            self.error.show_error(text + note)
+
+        # deleted meanwhile (query fails): nothing to save against, the error says enough
+        self.ctx.ops.query(self, lambda s: svc.get_contact(s, contact_id).version, success=current,
+                           failure=lambda _exc: None, key="version")
 
     def _saved(self, mode: str, customer_id: int, result) -> None:
-        self._busy(False)
         self.saved.emit(customer_id)
-        self.ctx.bus.data_changed.emit("contacts")
-        if mode == DELAY:
-            self.ctx.bus.data_changed.emit("scheduled_changes")
-            self.info.setText(f"Scheduled for {self.delay_at.text()}; see View > Scheduled changes.")
-            self.accept()
-        elif mode == SAVE_STAY:
+        if mode == SAVE_STAY:
             self.info.setText(f"Saved {result.name} <{result.email}>. Ready for the next contact.")
             self.contact_id, self.version = None, None
             self.setWindowTitle("Add contact")
@@ -298,15 +343,16 @@ class ChangePasswordDialog(QDialog):
 
     saved = Signal(int)
 
-    def __init__(self, ctx: AppContext, contact_id: int, email: str, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx, contact_id: int, email: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.ctx = ctx
         self.contact_id = contact_id
         self.setWindowTitle(f"Change password: {email}")
         self.setAccessibleName("Change password")
-        self.auto = QCheckBox("Auto Generate & Email Password")
+        self.auto = QCheckBox(AUTO_PASSWORD)
         self.auto.setChecked(True)
-        self.auto.setAccessibleName("Auto Generate and Email Password")
+        self.auto.setAccessibleName(AUTO_PASSWORD_NAME)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setAccessibleName("New password")
@@ -325,6 +371,10 @@ class ChangePasswordDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
+        # as large as the content (it grows when an error shows), and as wide as the title
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
+        layout.addStrut(min(self.fontMetrics().horizontalAdvance(self.windowTitle()) + TITLE_BAR_EXTRA,
+                            TITLE_WIDTH_MAX))
         self.auto.toggled.connect(self._sync)
         self._sync()
 
@@ -334,28 +384,20 @@ class ChangePasswordDialog(QDialog):
             w.setEnabled(manual)
 
     def save(self) -> None:
+        self.error.show_error("")
         password = None
         if not self.auto.isChecked():
             password = typed_password(self.password, self.again, self.error,
                                       "Type the new password: with Auto Generate off an administrator must set it.")
             if password is None:
                 return
-        comment = audit_comment.ask(self.ctx, self, "the password change")
-        if comment is None:
-            return
-        db, actor = self.ctx.db, self.ctx.actor
+        contact_id = self.contact_id
         self.buttons.setEnabled(False)
+        self.ctx.ops.write(
+            self, lambda job, comment: svc.change_password(job.db, job.actor, contact_id, password, comment=comment),
+            success=self._saved, failure=lambda exc: self.error.show_error(str(exc)),
+            always=lambda: self.buttons.setEnabled(True), what="the password change", title="Changing the password")
 
-        def failed(exc: BaseException) -> None:
-            self.buttons.setEnabled(True)
-            if not isinstance(exc, UserError):
-                raise exc
-            self.error.show_error(str(exc))
-
-        def done(_r) -> None:
-            self.buttons.setEnabled(True)
-            self.saved.emit(self.contact_id)
-            self.accept()
-
-        self.ctx.tasks.run(lambda _h: svc.change_password(db, actor, self.contact_id, password, comment=comment),
-                           write=True, parent=self, title="Changing the password", on_done=done, on_error=failed)
+    def _saved(self, _result) -> None:
+        self.saved.emit(self.contact_id)
+        self.accept()

@@ -1,15 +1,12 @@
 """View > Scheduled changes: delayed saves waiting for their time, applied or failed."""
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QMainWindow, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from cxdesk.errors import UserError
 from cxdesk.services import scheduler
-from cxdesk.ui.kit import audit_comment, dialogs, fmt
-from cxdesk.ui.kit.context import AppContext
-from cxdesk.ui.kit.tables import Column, ColumnsTableModel, DataTableView, SortFilterProxy
+from cxdesk.ui.kit import dialogs, fmt
+from cxdesk.ui.kit.tables import Column, ColumnsTableModel, DataTableView, SortFilterProxy, fit_columns
+from cxdesk.ui.kit.window import DataWindow
 
 COLUMNS = [
     Column("Due (UTC)", lambda r: r.due_at, text=lambda r: fmt.utc(r.due_at)),
@@ -19,12 +16,16 @@ COLUMNS = [
     Column("Applied (UTC)", lambda r: r.applied_at, text=lambda r: fmt.utc(r.applied_at)),
     Column("Result", lambda r: r.result, tooltip=lambda r: r.result),
 ]
+#: the columns that get the width left over
+WIDE = (2, 5)
 
 
-class ScheduledChangesWindow(QMainWindow):
-    def __init__(self, ctx: AppContext, parent=None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+class ScheduledChangesWindow(DataWindow):
+    TABLES = ("scheduled_changes", "contacts")
+    CUSTOMER_SCOPED = False
+
+    def __init__(self, ctx, parent=None) -> None:
+        super().__init__(ctx, "scheduled", (1000, 450), parent)
         self.setWindowTitle("Scheduled changes")
         self.setAccessibleName("Scheduled changes")
         self.model = ColumnsTableModel(COLUMNS, parent=self)
@@ -40,6 +41,8 @@ class ScheduledChangesWindow(QMainWindow):
         self.cancel_button.setEnabled(ctx.actor.can("edit_contacts"))
         refresh_button = QPushButton("Refresh")
         refresh_button.setAccessibleName("Refresh")
+        self.count = QLabel()
+        self.count.setAccessibleName("Change count")
         top = QHBoxLayout()
         top.addWidget(self.pending_only)
         top.addStretch(1)
@@ -49,27 +52,22 @@ class ScheduledChangesWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.count)
         self.setCentralWidget(central)
-        refresh = QAction(self)
-        refresh.setShortcut(QKeySequence.StandardKey.Refresh)
-        refresh.triggered.connect(self.reload)
-        self.addAction(refresh)
         refresh_button.clicked.connect(self.reload)
-        self.pending_only.toggled.connect(lambda _c: self.reload())
+        self.pending_only.toggled.connect(lambda _c: self.invalidate())
         self.cancel_button.clicked.connect(self.cancel_selected)
-        ctx.bus.data_changed.connect(lambda t: t in ("scheduled_changes", "contacts") and self.reload())
-        geometry = ctx.settings.value("scheduled/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1000, 450)
-        self.view.restore_state()
-        self.reload()
+        self.keep(self.view)
 
-    def reload(self) -> None:
-        with self.ctx.db.read_session() as s:
-            rows = scheduler.list_scheduled(s, states=("pending",) if self.pending_only.isChecked() else None)
-        self.model.set_rows(rows)
+    def loader(self):
+        states = ("pending",) if self.pending_only.isChecked() else None
+        return lambda s: scheduler.list_scheduled(s, states=states)
+
+    def show_data(self, rows) -> None:
+        self.model.set_rows(rows or [])
+        fit_columns(self.view, wide=WIDE)
+        n = self.model.rowCount()
+        self.count.setText(fmt.counted(n, "pending change") if self.pending_only.isChecked() else fmt.counted(n, "change"))
 
     def cancel_selected(self) -> None:
         rows = self.view.selected_rows()
@@ -82,16 +80,6 @@ class ScheduledChangesWindow(QMainWindow):
         if not dialogs.confirm(self, "Cancel scheduled change", f"Cancel “{row.summary}”, due {fmt.utc(row.due_at)}?",
                                "Cancel the change"):
             return
-        comment = audit_comment.ask(self.ctx, self, "cancelling the change")
-        if comment is None:
-            return
-        try:
-            scheduler.cancel_scheduled(self.ctx.db, self.ctx.actor, row.id, comment)
-        except UserError as exc:
-            dialogs.show_error(self, exc)
-        self.reload()
-
-    def closeEvent(self, event) -> None:
-        self.ctx.settings.setValue("scheduled/geometry", self.saveGeometry())
-        self.view.save_state()
-        super().closeEvent(event)
+        change_id = row.id
+        self.ctx.ops.write(self, lambda job, comment: scheduler.cancel_scheduled(job.db, job.actor, change_id, comment),
+                           what="cancelling the change", title="Cancelling the change")

@@ -1,7 +1,7 @@
 """New customer / Edit customer, and Adjust balance."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
 from cxdesk.errors import UserError
 from cxdesk.models import INVOICE_SCHEDULES, STATUSES
 from cxdesk.services import customers as svc
-from cxdesk.ui.kit import audit_comment
 from cxdesk.ui.kit.context import AppContext
 from cxdesk.ui.kit.forms import FormErrorLabel, after_conflict
 
@@ -25,12 +24,14 @@ CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PL
 
 
 class CustomerDialog(QDialog):
-    """``customer_id`` None creates a customer. The currency is fixed after creation."""
+    """``customer_id`` None creates a customer. The currency is fixed after creation. The
+    record loads in the background; Save is enabled once it is there."""
 
     saved = Signal(int)
 
     def __init__(self, ctx: AppContext, customer_id: int | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.ctx = ctx
         self.customer_id = customer_id
         self.version: int | None = None
@@ -80,12 +81,21 @@ class CustomerDialog(QDialog):
                        "debit_limit": self.debit_limit, "channels": self.channels, "flow_speed": self.flow_speed,
                        "tax_percent": self.tax, "invoice_schedule": self.schedule,
                        "invoice_due_days": self.due_days, "portal_access": self.portal, "tags": self.tags}
-        if customer_id is not None:
-            self.load()
+        self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        if customer_id is not None:  # the form waits for the record: nothing typed is overwritten
+            self.save_button.setEnabled(False)
+            self._set_fields_enabled(False)
+            self.error.show_error("")
+            ctx.ops.query(self, lambda s: svc.get_customer(s, customer_id), success=self.show_record,
+                          failure=lambda exc: self.error.show_error(str(exc)))
 
-    def load(self) -> None:
-        with self.ctx.db.read_session() as s:
-            rec = svc.get_customer(s, self.customer_id)
+    def _set_fields_enabled(self, enabled: bool) -> None:
+        for widget in self.fields.values():
+            widget.setEnabled(enabled)
+
+    def show_record(self, rec: svc.CustomerRecord) -> None:
+        self._set_fields_enabled(True)
+        self.save_button.setEnabled(True)
         self.version = rec.version
         self.name.setText(rec.name)
         self.status.setCurrentText(rec.status)
@@ -101,13 +111,6 @@ class CustomerDialog(QDialog):
         self.portal.setChecked(rec.portal_access)
         self.tags.setText(rec.tags)
 
-    def _after_conflict(self, exc: UserError) -> str:
-        def current() -> int:
-            with self.ctx.db.read_session() as s:
-                return svc.get_customer(s, self.customer_id).version
-
-        note, self.version = after_conflict(exc, self.version if self.customer_id else None, current)
-        return note
 
     def form(self) -> svc.CustomerForm:
         return svc.CustomerForm(
@@ -118,24 +121,40 @@ class CustomerDialog(QDialog):
         )
 
     def save(self) -> None:
-        comment = audit_comment.ask(self.ctx, self, "this customer change")
-        if comment is None:
-            return
-        try:
-            if self.customer_id is None:
-                rec = svc.create_customer(self.ctx.db, self.ctx.actor, self.form(), comment)
-            else:
-                rec = svc.update_customer(self.ctx.db, self.ctx.actor, self.customer_id, self.version,
-                                          self.form(), comment)
-        except UserError as exc:
-            self.error.show_error(str(exc) + self._after_conflict(exc))
-            widget = self.fields.get(exc.field or "")
-            if widget is not None:
-                widget.setFocus()
-            return
+        form, customer_id, version = self.form(), self.customer_id, self.version
+        self.error.show_error("")
+        self.save_button.setEnabled(False)
+        if customer_id is None:
+            def work(job, comment):
+                return svc.create_customer(job.db, job.actor, form, comment)
+        else:
+            def work(job, comment):
+                try:
+                    return svc.update_customer(job.db, job.actor, customer_id, version, form, comment)
+                except UserError as exc:  # the current version, for the conflict message
+                    try:
+                        with job.db.read_session() as s:
+                            exc.current_version = svc.get_customer(s, customer_id).version
+                    except UserError:  # deleted meanwhile
+                        pass
+                    raise
+
+        self.ctx.ops.write(self, work, success=self._saved, failure=self._refused,
+                           always=lambda: self.save_button.setEnabled(True), what="this customer change",
+                           title="Saving the customer")
+
+    def _saved(self, rec) -> None:
         self.customer_id, self.version = rec.id, rec.version
         self.saved.emit(rec.id)
         self.accept()
+
+    def _refused(self, exc: UserError) -> None:
+        current = getattr(exc, "current_version", None)
+        note, self.version = after_conflict(exc, self.version if self.customer_id else None, lambda: current)
+        self.error.show_error(str(exc) + note)
+        widget = self.fields.get(exc.field or "")
+        if widget is not None:
+            widget.setFocus()
 
 
 class AdjustBalanceDialog(QDialog):
@@ -143,6 +162,7 @@ class AdjustBalanceDialog(QDialog):
 
     def __init__(self, ctx: AppContext, customer_id: int, currency: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.ctx = ctx
         self.customer_id = customer_id
         self.setWindowTitle("Adjust balance")
@@ -160,21 +180,26 @@ class AdjustBalanceDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
 
     def save(self) -> None:
-        comment = audit_comment.ask(self.ctx, self, "the balance adjustment")
-        if comment is None:
-            return
-        try:
-            svc.adjust_balance(self.ctx.db, self.ctx.actor, self.customer_id, self.amount.text(),
-                               self.reason.text(), comment)
-        except UserError as exc:
-            self.error.show_error(str(exc))
-            (self.reason if exc.field == "reason" else self.amount).setFocus()
-            return
+        customer_id, amount, reason = self.customer_id, self.amount.text(), self.reason.text()
+        self.error.show_error("")
+        self.save_button.setEnabled(False)
+        self.ctx.ops.write(
+            self, lambda job, comment: svc.adjust_balance(job.db, job.actor, customer_id, amount, reason, comment),
+            success=lambda _r: self._saved(), failure=self._refused,
+            always=lambda: self.save_button.setEnabled(True), what="the balance adjustment",
+            title="Adjusting the balance")
+
+    def _saved(self) -> None:
         self.saved.emit(self.customer_id)
         self.accept()
+
+    def _refused(self, exc: UserError) -> None:
+        self.error.show_error(str(exc))
+        (self.reason if exc.field == "reason" else self.amount).setFocus()

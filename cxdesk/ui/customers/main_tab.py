@@ -17,22 +17,24 @@ from cxdesk.errors import NotFound
 from cxdesk.services import customers as svc
 from cxdesk.ui.kit import fmt
 from cxdesk.ui.kit.context import AppContext
+from cxdesk.ui.kit.panel import Panel
 
 STATUS_COLOURS = {"Active": "#1b7f3b", "Inactive": "#6b6b6b", "Penalty": "#b00020", "Pending Approval": "#b26a00"}
 
 
-class HeaderPanel(QGroupBox):
+class HeaderPanel(Panel):
     """Status, Balance, Debit Limit, Available, Currency, Channels in use / limit, peak 24 h."""
 
     FIELDS = ("Status", "Balance", "Debit Limit", "Available", "Currency", "Channels", "Peak (24 h)")
+    TABLES = ("customers", "cdrs", "hourly_summaries")
 
     def __init__(self, ctx: AppContext, parent=None) -> None:
-        super().__init__("Account", parent)
-        self.ctx = ctx
-        self.customer_id: int | None = None
+        super().__init__(ctx, parent)
         self.currency = ""
         self.values: dict[str, QLabel] = {}
+        box = QGroupBox("Account")
         grid = QGridLayout()
+        per_row = 4  # two rows, so the tab fits beside the customer list at 1280 px
         for i, name in enumerate(self.FIELDS):
             caption = QLabel(name)
             caption.setStyleSheet("color: #555")
@@ -41,8 +43,9 @@ class HeaderPanel(QGroupBox):
             value.setAccessibleName(name)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.values[name] = value
-            grid.addWidget(caption, 0, i)
-            grid.addWidget(value, 1, i)
+            row, col = divmod(i, per_row)
+            grid.addWidget(caption, 2 * row, col)
+            grid.addWidget(value, 2 * row + 1, col)
         self.edit_button = QPushButton("Edit customer...")
         self.edit_button.setAccessibleName("Edit customer")
         self.adjust_button = QPushButton("Adjust balance...")
@@ -59,28 +62,34 @@ class HeaderPanel(QGroupBox):
         buttons.addStretch(1)
         buttons.addWidget(self.edit_button)
         buttons.addWidget(self.adjust_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(grid)
-        layout.addLayout(buttons)
+        inner = QVBoxLayout(box)
+        inner.addLayout(grid)
+        inner.addLayout(buttons)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(box)
         self.edit_button.clicked.connect(self.edit)
         self.adjust_button.clicked.connect(self.adjust)
         self.audit_button.clicked.connect(self.view_audit_log)
 
-    def set_customer(self, customer_id: int | None) -> None:
-        self.customer_id = customer_id
-        self.refresh()
+    def loader(self):
+        cid = self.customer_id
+        if cid is None:
+            return None
 
-    def refresh(self) -> None:
-        if self.customer_id is None:
+        def load(s):
+            try:
+                return svc.header_figures(s, cid)
+            except NotFound:  # deleted meanwhile: the list drops it on the same change
+                return None
+
+        return load
+
+    def show_data(self, h) -> None:
+        if h is None:
             for v in self.values.values():
                 v.setText("—")
-            return
-        try:
-            with self.ctx.db.read_session() as s:
-                h = svc.header_figures(s, self.customer_id)
-        except NotFound:
-            self.customer_id = None
-            self.refresh()
+                v.setToolTip("")
             return
         self.currency = h.currency
         v = self.values
@@ -107,27 +116,23 @@ class HeaderPanel(QGroupBox):
     def edit(self) -> None:
         from cxdesk.ui.customers.customer_dialog import CustomerDialog
 
-        if self.customer_id is None:
-            return
-        dialog = CustomerDialog(self.ctx, self.customer_id, self)
-        dialog.saved.connect(self.ctx.bus.customer_changed.emit)
-        dialog.open()
+        if self.customer_id is not None:
+            CustomerDialog(self.ctx, self.customer_id, self).open()
 
     def adjust(self) -> None:
         from cxdesk.ui.customers.customer_dialog import AdjustBalanceDialog
 
-        if self.customer_id is None:
-            return
-        dialog = AdjustBalanceDialog(self.ctx, self.customer_id, self.currency, self)
-        dialog.saved.connect(self.ctx.bus.customer_changed.emit)
-        dialog.open()
+        if self.customer_id is not None:
+            AdjustBalanceDialog(self.ctx, self.customer_id, self.currency, self).open()
 
 
 class MainTab(QWidget):
+    """The header, the contacts and the number blocks; each loads itself when shown."""
+
     def __init__(self, ctx: AppContext, parent=None) -> None:
         super().__init__(parent)
-        from cxdesk.ui.contacts.contacts_view import ContactsPanel
-        from cxdesk.ui.numbers.numbers_widgets import NumberBlocksWidget
+        from cxdesk.ui.contacts.panel import ContactsPanel
+        from cxdesk.ui.numbers.blocks import NumberBlocksWidget
 
         self.ctx = ctx
         self.header = HeaderPanel(ctx, self)
@@ -138,6 +143,7 @@ class MainTab(QWidget):
         numbers_box = QGroupBox("Internal Number Block")
         QVBoxLayout(numbers_box).addWidget(self.numbers)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("main_tab_splitter")
         self.splitter.addWidget(contacts_box)
         self.splitter.addWidget(numbers_box)
         self.splitter.setStretchFactor(0, 3)
@@ -145,21 +151,12 @@ class MainTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.header)
         layout.addWidget(self.splitter, 1)
-        ctx.bus.customer_changed.connect(self._customer_changed)
-        ctx.bus.data_changed.connect(self._data_changed)
 
     def set_customer(self, customer_id: int | None) -> None:
-        self.header.set_customer(customer_id)
-        self.contacts.set_customer(customer_id)
-        self.numbers.set_customer(customer_id)
-
-    def _customer_changed(self, customer_id: int) -> None:
-        if customer_id == self.header.customer_id:
-            self.header.refresh()
-
-    def _data_changed(self, table: str) -> None:
-        if table in ("cdrs", "hourly_summaries"):
-            self.header.refresh()
+        for part in (self.header, self.contacts, self.numbers):
+            part.set_customer(customer_id)
 
     def save_state(self) -> None:
         self.contacts.save_state()
+        if hasattr(self.numbers, "save_state"):
+            self.numbers.save_state()

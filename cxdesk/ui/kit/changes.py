@@ -35,7 +35,7 @@ class ChangeHub(QObject):
         self._db = db
         self._queue: deque[ChangeSet] = deque()
         self._lock = threading.Lock()
-        self._local_ids: set[int] = set()
+        self._delivered: set[int] = set()  # entry ids already delivered
         self._watcher = None
         self._wake.connect(self.flush, Qt.ConnectionType.QueuedConnection)
         self._state.connect(self.connection, Qt.ConnectionType.QueuedConnection)
@@ -78,7 +78,8 @@ class ChangeHub(QObject):
 
     @property
     def watching(self) -> bool:
-        return self._watcher is not None and self._watcher.running
+        """True once the watcher runs and knows where the log ends."""
+        return self._watcher is not None and self._watcher.running and self._watcher.cursor is not None
 
     def close(self) -> None:
         self._unsubscribe()
@@ -94,17 +95,15 @@ class ChangeHub(QObject):
             self._queue.clear()
         merged: ChangeSet | None = None
         for cs in pending:
-            if cs.origin == "local":
-                self._local_ids |= cs.entry_ids
-            else:
-                # the watcher reads every commit, this window's too: those were delivered already
-                cs = cs.without(self._local_ids)
-                self._local_ids = {i for i in self._local_ids if i > cs.last_id}
-                if not cs:
-                    continue
-            merged = cs if merged is None else merged.merge(cs)
-        if len(self._local_ids) > _KEEP_LOCAL_IDS:
-            self._local_ids = set(sorted(self._local_ids)[-_KEEP_LOCAL_IDS:])
+            # the watcher reads every commit, this window's too, and may read one before its
+            # commit is published here: whichever comes second is dropped
+            fresh = cs.without(self._delivered)
+            self._delivered |= cs.entry_ids
+            if not fresh:
+                continue
+            merged = fresh if merged is None else merged.merge(fresh)
+        if len(self._delivered) > _KEEP_LOCAL_IDS:
+            self._delivered = set(sorted(self._delivered)[-_KEEP_LOCAL_IDS // 2:])
         if merged:
             log.debug("changes: %s", merged.describe())
             self.changed.emit(merged)

@@ -2,23 +2,13 @@
 the signed-in operator and QSettings."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QSettings
 
 from cxdesk.services.actor import Actor
 from cxdesk.ui.kit.changes import ChangeHub
 from cxdesk.ui.kit.ops import Ops
-
-
-class Bus(QObject):
-    """Transitional: the string-typed bus of the first version, until every view listens to
-    ``ctx.changes`` (typed ChangeSets)."""
-
-    customers_changed = Signal()
-    customer_changed = Signal(int)
-    data_changed = Signal(str)
 
 
 @dataclass
@@ -26,11 +16,8 @@ class AppContext:
     ops: Ops
     actor: Actor
     settings: QSettings
-    # transitional, removed once every feature goes through ops
-    db: Any = None
-    tasks: Any = None
-    bus: Bus = field(default_factory=Bus)
 
     @property
     def changes(self) -> ChangeHub:
+        """Typed change sets after every commit, this window's and other workstations'."""
         return self.ops.changes

@@ -22,3 +22,12 @@ def utc(value: dt.datetime | None, seconds: bool = False) -> str:
 
 def yes_no(value: bool) -> str:
     return "Yes" if value else "No"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 entry", "2 entries", "0 invoices": never "invoice(s)"."""
+    if n == 1:
+        return f"1 {noun}"
+    if plural is None:
+        plural = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+    return f"{n:,} {plural}"

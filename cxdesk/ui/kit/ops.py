@@ -69,6 +69,10 @@ class Job:
         if self._cancel.is_set():
             raise Cancelled("Cancelled.")
 
+    def read(self):
+        """A read session for this job (a context manager), e.g. to load before a write."""
+        return self.db.read_session()
+
 
 class _Signals(QObject):
     done = Signal(object)
@@ -101,7 +105,7 @@ def show_failure(parent: QWidget | None, exc: BaseException, details: str = "") 
     """The one way an error reaches the user."""
     from cxdesk.ui.kit import dialogs
 
-    parent = parent if alive(parent) else None
+    parent = parent if isinstance(parent, QWidget) and alive(parent) else None
     if isinstance(exc, Cancelled):
         return
     if isinstance(exc, UserError):
@@ -125,7 +129,11 @@ class Ops(QObject):
         self._readers.setMaxThreadCount(2)
         self._writer = QThreadPool(self)
         self._writer.setMaxThreadCount(1)
+        # long reads (exports, reports) have their own threads: they never hold up a view's load
+        self._long = QThreadPool(self)
+        self._long.setMaxThreadCount(2)
         self._live: set[_Signals] = set()
+        self._jobs: set[Job] = set()
         self._generation: dict[Any, int] = {}
         from cxdesk.ui.kit.changes import ChangeHub
 
@@ -146,7 +154,7 @@ class Ops(QObject):
 
     # -- the three kinds of operation ------------------------------------------------------
     def query(self, parent: QObject | None, fn: Callable[[Any], Any], *, success=None, failure=None,
-              key: Any = None, title: str | None = None, cancellable: bool = False) -> Job:
+              always=None, key: Any = None, title: str | None = None, cancellable: bool = False) -> Job:
         """``fn(session)`` with a read session; ``success(result)`` on the GUI thread."""
         db = self._db
 
@@ -154,7 +162,7 @@ class Ops(QObject):
             with db.read_session() as s:
                 return fn(s)
 
-        return self._start(parent, call, success, failure, None, key=key, title=title,
+        return self._start(parent, call, success, failure, always, key=key, title=title,
                            cancellable=cancellable, write=False)
 
     def task(self, parent: QObject | None, fn: Callable[[Job], Any], *, success=None, failure=None,
@@ -162,14 +170,50 @@ class Ops(QObject):
              write: bool = False) -> Job:
         """``fn(job)``: long work with progress and cancel; ``write=True`` for the writer thread."""
         return self._start(parent, fn, success, failure, always, key=key, title=title,
-                           cancellable=cancellable, write=write)
+                           cancellable=cancellable, write=write, pool=None if write else self._long)
+
+    def call(self, fn: Callable[[Job], Any], *, write: bool = False) -> Any:
+        """Run ``fn(job)`` on a worker and wait for its result (or its exception, raised here).
+        Only for the start of the program, before any window exists: the GUI thread waits
+        but runs no SQL. Windows use query/task/write with callbacks."""
+        box: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def run(job: Job) -> None:
+            try:
+                box["result"] = fn(job)
+            except BaseException as exc:  # noqa: BLE001 - raised again on the waiting thread
+                box["error"] = exc
+            finally:
+                finished.set()
+
+        self.task(None, run, write=write)
+        finished.wait()
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
 
     def write(self, parent: QWidget | None, fn: Callable[[Job, str], Any], *, success=None, failure=None,
               always=None, what: str | None = "this change", comment: str | None = None,
-              title: str | None = None, cancellable: bool = False) -> Job | None:
+              title: str | None = None, cancellable: bool = False, disable=()) -> Job | None:
         """``fn(job, comment)`` on the writer thread. With ``what``, the reason is asked for
         when Audit Comment is on (``comment`` given: no question). ``always()`` runs after
-        success, failure or a cancelled question, e.g. to enable the Save button again."""
+        success, failure or a cancelled question, e.g. to enable the Save button again.
+        ``disable``: widgets (buttons, actions) off until the write ends, so it cannot be
+        started twice by a double click; each gets back the state it had, so use it for
+        widgets whose state nothing else changes meanwhile (else keep a busy flag)."""
+        if disable:
+            was = [(w, w.isEnabled()) for w in disable]
+            for w, _ in was:
+                w.setEnabled(False)
+            inner = always
+
+            def always() -> None:
+                for w, enabled in was:
+                    if alive(w):
+                        w.setEnabled(enabled)
+                if inner is not None:
+                    inner()
 
         def call(job: Job):
             if what is not None and not comment:
@@ -206,6 +250,12 @@ class Ops(QObject):
         return self._start(parent, call, done, failed, None, key=None, title=title, cancellable=cancellable,
                            write=True, raw_failure=True)
 
+    def cancel_key(self, parent: QObject | None, key: Any) -> None:
+        """Drop the result of the keyed query still running for ``parent`` (if any)."""
+        gkey = (id(parent), key)
+        if gkey in self._generation:
+            self._generation[gkey] += 1
+
     @staticmethod
     def ask_comment(parent: QWidget | None, what: str) -> str | None:
         """The reason for a change, asked until one is typed; None when the user cancels."""
@@ -222,7 +272,7 @@ class Ops(QObject):
 
     # -- machinery -----------------------------------------------------------------------
     def _start(self, parent, fn, success, failure, always, *, key, title, cancellable, write,
-               raw_failure: bool = False) -> Job:
+               raw_failure: bool = False, pool: QThreadPool | None = None) -> Job:
         generation = None
         if key is not None:
             gkey = (id(parent), key)
@@ -230,19 +280,35 @@ class Ops(QObject):
         signals = _Signals()
         self._live.add(signals)
         job = Job(self._db, self.actor, signals)
+        self._jobs.add(job)
 
         def current() -> bool:
             if not alive(parent):
                 return False
+            # a few ints per widget and key, never removed: an older result must stay droppable
             return generation is None or self._generation.get((id(parent), key)) == generation
 
         dialog = None
         timer = None
+        latest: list[tuple[int, int, str]] = []  # progress reported before the dialog shows
+
+        def show_progress(done_: int, total: int, text: str) -> None:
+            dialog.setMaximum(max(total, 0))
+            dialog.setValue(min(done_, total) if total else 0)
+            if text:
+                dialog.setLabelText(text)
+
+        def appear() -> None:
+            if dialog is not None and shiboken6.isValid(dialog):
+                dialog.show()
+                if latest:
+                    show_progress(*latest[-1])
+
         if title and not self.inline:
             dialog = _progress_dialog(title, cancellable, parent if isinstance(parent, QWidget) else None, job)
             timer = QTimer(signals)
             timer.setSingleShot(True)
-            timer.timeout.connect(dialog.show)
+            timer.timeout.connect(appear)
             timer.start(SHOW_PROGRESS_AFTER_MS)
 
         def finish() -> None:
@@ -253,6 +319,7 @@ class Ops(QObject):
                 dialog.hide()
                 dialog.deleteLater()
             self._live.discard(signals)
+            self._jobs.discard(job)
             signals.deleteLater()
 
         def done(result: Any) -> None:
@@ -283,18 +350,19 @@ class Ops(QObject):
                 show_failure(parent, exc, details)
 
         def progress(done_: int, total: int, text: str) -> None:
-            if dialog is not None and shiboken6.isValid(dialog):
-                dialog.setMaximum(max(total, 0))
-                dialog.setValue(min(done_, total) if total else 0)
-                if text:
-                    dialog.setLabelText(text)
+            if dialog is None or not shiboken6.isValid(dialog):
+                return
+            if dialog.isVisible():
+                show_progress(done_, total, text)
+            else:  # before half a second: remembered, shown with the dialog
+                latest[:] = [(done_, total, text)]
 
         if self.inline:
             return self._run_inline(fn, job, done, failed)
         signals.done.connect(done, Qt.ConnectionType.QueuedConnection)
         signals.failed.connect(failed, Qt.ConnectionType.QueuedConnection)
         signals.progress.connect(progress, Qt.ConnectionType.QueuedConnection)
-        (self._writer if write else self._readers).start(_Runnable(lambda: fn(job), signals))
+        (pool or (self._writer if write else self._readers)).start(_Runnable(lambda: fn(job), signals))
         return job
 
     def _run_inline(self, fn, job: Job, done, failed) -> Job:
@@ -318,21 +386,29 @@ class Ops(QObject):
         return job
 
     def wait(self, msecs: int = 30_000) -> bool:
-        """Wait for running work (at exit and in tests)."""
-        return self._readers.waitForDone(msecs) and self._writer.waitForDone(msecs)
+        """Wait for running work (at exit and in tests): the writer first and always, so a
+        save in progress is committed before the program closes the database."""
+        wrote = self._writer.waitForDone(msecs)
+        read = self._readers.waitForDone(msecs)
+        return self._long.waitForDone(msecs) and read and wrote
 
     def close(self) -> None:
+        """At exit: stop watching, ask running work to stop, wait for it (saves finish)."""
         self.changes.close()
+        for job in list(self._jobs):
+            job.cancel()
         self.wait()
 
 
 def _progress_dialog(title: str, cancellable: bool, parent: QWidget | None, job: Job) -> QProgressDialog:
     dialog = QProgressDialog(title, "Cancel" if cancellable else "", 0, 0, parent)
     dialog.setWindowTitle(title)
-    dialog.setWindowModality(Qt.WindowModality.WindowModal)
+    # not modal: a modal QProgressDialog runs the event loop inside setValue(); the widgets
+    # that started the work disable what must not be clicked twice meanwhile
+    dialog.setWindowModality(Qt.WindowModality.NonModal)
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)
-    dialog.setMinimumDuration(SHOW_PROGRESS_AFTER_MS)  # setValue() must not show it sooner
+    dialog.setMinimumDuration(2**30)  # shown by our timer only, never by Qt's own estimate
     if not cancellable:
         dialog.setCancelButton(None)
     dialog.canceled.connect(job.cancel)

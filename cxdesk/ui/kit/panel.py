@@ -63,6 +63,16 @@ class DataView:
     def show_data(self, data: Any) -> None:
         """Show what the loader returned (None when there was nothing to load)."""
 
+    def load_failed(self, exc) -> None:
+        """A load was refused (a UserError, e.g. the record is gone): shown by default."""
+        from cxdesk.ui.kit.ops import show_failure
+
+        show_failure(self, exc)
+
+    def _load_refused(self, exc) -> None:
+        self.stale = True  # try again on the next show or change
+        self.load_failed(exc)
+
     def concerns(self, change_set: ChangeSet) -> bool:
         if not self.TABLES:
             return False
@@ -72,7 +82,10 @@ class DataView:
     def set_customer(self, customer_id: int | None) -> None:
         if customer_id == self.customer_id and not self.stale:
             return
-        self.customer_id = customer_id
+        if customer_id != self.customer_id:
+            self.ctx.ops.cancel_key(self, "reload")  # what is loading now is for the old customer
+            self.customer_id = customer_id
+            self.show_data(None)  # never the old customer's data under the new one's name
         self.invalidate()
 
     def invalidate(self) -> None:
@@ -93,15 +106,19 @@ class DataView:
         self.stale = False
         fn = self.loader()
         if fn is None:
+            self.ctx.ops.cancel_key(self, "reload")  # a load still running is for another customer
             self.show_data(None)
             self.loads += 1
             return
+        customer_id = self.customer_id
 
         def done(data: Any) -> None:
+            if customer_id != self.customer_id:  # the customer changed while it loaded
+                return
             self.show_data(data)
             self.loads += 1
 
-        self.ctx.ops.query(self, fn, success=done, key="reload")
+        self.ctx.ops.query(self, fn, success=done, failure=self._load_refused, key="reload")
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)

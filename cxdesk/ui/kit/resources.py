@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"  # cxdesk/resources
 
 
 def app_icon() -> QIcon | None:

@@ -191,6 +191,10 @@ class DataTableView(QTableView):
         self.user_layout = False
         self.horizontalHeader().sectionResized.connect(self._resized_by_hand)
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        spread_free_width(self)
+
     def _resized_by_hand(self, _section: int, _old: int, _new: int) -> None:
         if self.horizontalHeader().underMouse():  # dragged by the user, not by fit_columns
             self.user_layout = True
@@ -252,10 +256,24 @@ def fit_columns(view: QTableView, *, wide: Sequence[int] = (), narrow: Sequence[
         width = header.sectionSize(col) if col in narrow else min(header.sectionSize(col), max_width)
         header.resizeSection(col, width)
         total += width
-    free = view.viewport().width() - total
     shown_wide = [c for c in wide if not view.isColumnHidden(c)]
-    if free > 0 and shown_wide:
-        for col in shown_wide:
-            header.resizeSection(col, header.sectionSize(col) + free // len(shown_wide))
-    elif free > 0:
+    view.fitted_widths = {c: header.sectionSize(c) for c in shown_wide}
+    if shown_wide:
+        spread_free_width(view)
+    elif view.viewport().width() > total:
         header.setStretchLastSection(True)
+
+
+def spread_free_width(view: QTableView) -> None:
+    """Give the width the columns leave free to the ``wide`` ones of the last fit (again after
+    the view was resized), never below what their content needed."""
+    fitted = getattr(view, "fitted_widths", None)
+    if not fitted or getattr(view, "user_layout", False):
+        return
+    header = view.horizontalHeader()
+    others = sum(header.sectionSize(c) for c in range(header.count())
+                 if c not in fitted and not view.isColumnHidden(c))
+    free = view.viewport().width() - others - sum(fitted.values())
+    share = max(free, 0) // len(fitted)
+    for col, width in fitted.items():
+        header.resizeSection(col, width + share)

@@ -1,5 +1,13 @@
-"""Settings > Operators (admins): add operators, change roles, set passwords, deactivate."""
+"""Settings > Operators (admins): add operators, change roles, set passwords, deactivate.
+
+The list loads through ``ctx.ops`` and reloads whenever the operators table changes (a
+change here, or another workstation's); each change is an audited write, and a refused
+one shows why and keeps the form as typed.
+"""
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -9,16 +17,17 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from cxdesk.errors import UserError
 from cxdesk.models import ROLES
 from cxdesk.services import operators
-from cxdesk.ui.kit import audit_comment, fmt
+from cxdesk.ui.kit import fmt
 from cxdesk.ui.kit.context import AppContext
 from cxdesk.ui.kit.forms import FormErrorLabel
-from cxdesk.ui.kit.tables import Column, ColumnsTableModel, DataTableView
+from cxdesk.ui.kit.ops import Job
+from cxdesk.ui.kit.panel import Panel
+from cxdesk.ui.kit.tables import ROW_ROLE, Column, ColumnsTableModel, DataTableView, SortFilterProxy, fit_columns
 
 COLUMNS = [
     Column("Login", lambda o: o.login),
@@ -28,6 +37,7 @@ COLUMNS = [
     Column("Last sign-in", lambda o: o.last_login_at, text=lambda o: fmt.utc(o.last_login_at)),
     Column("Locked until", lambda o: o.locked_until, text=lambda o: fmt.utc(o.locked_until)),
 ]
+NAME_COLUMN = 1
 
 
 def _password_edit(name: str) -> QLineEdit:
@@ -37,13 +47,18 @@ def _password_edit(name: str) -> QLineEdit:
     return edit
 
 
-class OperatorsPage(QWidget):
+class OperatorsPage(Panel):
+    TABLES = ("operators",)
+    CUSTOMER_SCOPED = False
+
     def __init__(self, ctx: AppContext, parent=None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, parent)
+        self.busy = False
         self.model = ColumnsTableModel(COLUMNS, parent=self)
+        self.proxy = SortFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
         self.view = DataTableView("operators", ctx.settings, self)
-        self.view.setModel(self.model)
+        self.view.setModel(self.proxy)
         self.view.setSelectionMode(DataTableView.SelectionMode.SingleSelection)
         self.view.setAccessibleName("Operators")
         self.role = QComboBox()
@@ -92,17 +107,26 @@ class OperatorsPage(QWidget):
         self.password_button.clicked.connect(self.set_password)
         self.active_button.clicked.connect(self.toggle_active)
         self.add_button.clicked.connect(self.add)
-        self.reload()
+        self._selection_changed()
 
+    # -- loading -------------------------------------------------------------------------------
     def reload(self) -> None:
+        """As Panel.reload, through a task: the service opens its own read session."""
+        self.stale = False
+        actor = self.ctx.actor
+        self.ctx.ops.task(self, lambda job: operators.list_operators(job.db, actor), success=self.show_data,
+                          key="reload")
+
+    def show_data(self, rows: list[operators.OperatorInfo]) -> None:
         current = self.current()
-        self.model.set_rows(operators.list_operators(self.ctx.db, self.ctx.actor))
-        self.view.fit_columns_once()
+        self.model.set_rows(rows)
+        fit_columns(self.view, wide=[NAME_COLUMN])
         if current is not None:
-            for row, op in enumerate(self.model.rows()):
-                if op.id == current.id:
+            for row in range(self.proxy.rowCount()):
+                if self.proxy.index(row, 0).data(ROW_ROLE).id == current.id:
                     self.view.selectRow(row)
         self._selection_changed()
+        self.loads += 1
 
     def current(self) -> operators.OperatorInfo | None:
         rows = self.view.selected_rows()
@@ -111,50 +135,63 @@ class OperatorsPage(QWidget):
     def _selection_changed(self) -> None:
         op = self.current()
         for w in (self.role, self.role_button, self.password, self.password_button, self.active_button):
-            w.setEnabled(op is not None)
+            w.setEnabled(op is not None and not self.busy)
+        self.add_button.setEnabled(not self.busy)
         if op is not None:
-            self.role.setCurrentText(op.role)
+            if op.id != getattr(self, "_role_shown_for", None):  # a reload keeps a role being chosen
+                self.role.setCurrentText(op.role)
+                self._role_shown_for = op.id
             self.active_button.setText("Deactivate" if op.active else "Activate")
+        else:
+            self._role_shown_for = None
 
-    def _run(self, what: str, action) -> bool:
-        """One audited change; on refusal the reason is shown and the form kept."""
+    # -- changes -------------------------------------------------------------------------------
+    def _run(self, what: str, change: Callable[[Job, str], Any], done: Callable[[], None] | None = None) -> None:
+        """One audited change on the writer; the list reloads through the change it commits.
+        On refusal the reason is shown and the form kept."""
         self.error.show_error("")
-        comment = audit_comment.ask(self.ctx, self, what)
-        if comment is None:
-            return False
-        try:
-            action(comment)
-        except UserError as exc:
+        self.busy = True
+        self._selection_changed()
+
+        def always() -> None:
+            self.busy = False
+            self._selection_changed()
+
+        def failed(exc: UserError) -> None:
             self.error.show_error(str(exc))
-            return False
-        self.reload()
-        return True
+
+        self.ctx.ops.write(self, change, success=lambda _info: done() if done is not None else None,
+                           failure=failed, always=always, what=what, title="Saving the operator")
 
     def change_role(self) -> None:
-        op = self.current()
+        op, role = self.current(), self.role.currentText()
         if op is not None:
-            self._run("the role change", lambda c: operators.set_role(
-                self.ctx.db, self.ctx.actor, op.login, self.role.currentText(), version=op.version, comment=c))
+            self._run("the role change", lambda job, c: operators.set_role(
+                job.db, job.actor, op.login, role, version=op.version, comment=c))
 
     def set_password(self) -> None:
-        op = self.current()
-        if op is not None and self._run("the new password", lambda c: operators.set_password(
-                self.ctx.db, self.ctx.actor, op.login, self.password.text(), version=op.version, comment=c)):
-            self.password.clear()
+        op, password = self.current(), self.password.text()
+        if op is not None:
+            self._run("the new password", lambda job, c: operators.set_password(
+                job.db, job.actor, op.login, password, version=op.version, comment=c), self.password.clear)
 
     def toggle_active(self) -> None:
         op = self.current()
         if op is not None:
-            self._run("the change", lambda c: operators.set_active(
-                self.ctx.db, self.ctx.actor, op.login, not op.active, version=op.version, comment=c))
+            self._run("deactivating the operator" if op.active else "reactivating the operator",
+                      lambda job, c: operators.set_active(job.db, job.actor, op.login, not op.active,
+                                                          version=op.version, comment=c))
 
     def add(self) -> None:
         if self.new_password.text() != self.new_again.text():
             self.error.show_error("The two passwords differ; type them again.")
             self.new_again.setFocus()
             return
-        if self._run("the new operator", lambda c: operators.create_operator(
-                self.ctx.db, self.ctx.actor, self.new_login.text(), self.new_password.text(),
-                role=self.new_role.currentText(), display_name=self.new_name.text(), comment=c)):
-            for w in (self.new_login, self.new_name, self.new_password, self.new_again):
-                w.clear()
+        login, name, role, password = (self.new_login.text(), self.new_name.text(), self.new_role.currentText(),
+                                       self.new_password.text())
+        self._run("the new operator", lambda job, c: operators.create_operator(
+            job.db, job.actor, login, password, role=role, display_name=name, comment=c), self._added)
+
+    def _added(self) -> None:
+        for w in (self.new_login, self.new_name, self.new_password, self.new_again):
+            w.clear()

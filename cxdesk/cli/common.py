@@ -20,7 +20,24 @@ def open_db(args: argparse.Namespace, *, create: bool = False) -> Database:
     against a mistyped path says so instead of creating an empty database there."""
     from cxdesk.services.secrets import lookup_quietly
 
-    return open_database(database_url(args), create=create, password_lookup=lookup_quietly)
+    db = open_database(database_url(args), create=create, password_lookup=lookup_quietly)
+    if getattr(args, "command", None) != "audit":  # `audit verify` reports it in full
+        witness_warning(db)
+    return db
+
+
+def witness_warning(db: Database) -> None:
+    """On start: does the audit log still extend what this computer saw? One line if not."""
+    from cxdesk.services import audit_witness
+
+    try:
+        result = audit_witness.check_database(db)
+    except Exception as exc:  # noqa: BLE001 - a warning must not stop the command
+        print(f"cxdesk: warning: the audit log could not be checked ({type(exc).__name__}).", file=sys.stderr)
+        return
+    if not result.ok:
+        print(f"cxdesk: warning: {result.sentence} Run `cxdesk audit verify` and tell a supervisor.",
+              file=sys.stderr)
 
 
 def read_secret(prompt: str, from_stdin: bool) -> str:

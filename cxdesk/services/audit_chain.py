@@ -1,32 +1,37 @@
-"""The audit log's hash chain: append entries under the head lock, and verify the chain."""
+"""The audit log's hash chain: append entries under the head lock, and verify the chain.
+
+Each entry's hash covers its id, the previous entry's hash and every column
+(``cxdesk.auditproof.entry_hash``, the same code a third party runs to check a proof), so
+an edited, removed, inserted or renumbered entry breaks the chain. Entries get their ids
+here, one after the other, under the head lock.
+"""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from cxdesk import auditproof
 from cxdesk.models import GENESIS_HASH, AuditEntry, AuditHead
 
-FIELDS = (
-    "actor", "ip", "created_at", "table_name", "primary_key", "action",
-    "message", "before", "after", "comment", "customer_id",
-)
+FIELDS = auditproof.FIELDS
 
 
-def entry_hash(prev_hash: str, values: dict) -> str:
-    parts = [prev_hash]
-    for name in FIELDS:
-        v = values.get(name)
-        if isinstance(v, dt.datetime):
-            v = v.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
-        parts.append(v)
-    data = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+def stamp(value: dt.datetime) -> str:
+    """How a time is written into the hash (and into proofs): ISO 8601, UTC, microseconds."""
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def hashed_values(values: dict) -> dict:
+    return {name: stamp(v) if isinstance(v, dt.datetime) else v
+            for name, v in ((n, values.get(n)) for n in FIELDS)}
+
+
+def entry_hash(entry_id: int, prev_hash: str, values: dict) -> str:
+    return auditproof.entry_hash(entry_id, prev_hash, hashed_values(values))
 
 
 def append(session: Session, entries: Iterable[dict]) -> list[int]:
@@ -38,15 +43,15 @@ def append(session: Session, entries: Iterable[dict]) -> list[int]:
         select(AuditHead).where(AuditHead.id == 1).with_for_update()
     ).scalar_one()
     prev, last_id, count = head.last_hash, head.last_id, head.count
+    before = prev
     ids = []
     for values in entries:
         values = dict(values)
+        last_id += 1  # under the head lock: one after the other, no gaps from now on
+        values["id"] = last_id
         values["prev_hash"] = prev
-        values["hash"] = entry_hash(prev, values)
-        last_id = session.execute(
-            insert(AuditEntry).values(**values).returning(AuditEntry.id),
-            execution_options={"cxdesk_audited": True},
-        ).scalar_one()
+        values["hash"] = entry_hash(last_id, prev, values)
+        session.execute(insert(AuditEntry).values(**values), execution_options={"cxdesk_audited": True})
         ids.append(last_id)
         prev = values["hash"]
         count += 1
@@ -54,6 +59,8 @@ def append(session: Session, entries: Iterable[dict]) -> list[int]:
         update(AuditHead).where(AuditHead.id == 1).values(last_hash=prev, last_id=last_id, count=count),
         execution_options={"cxdesk_audited": True},
     )
+    # for the committer's witness (services.audit_witness.after_commit)
+    session.info["cxdesk_chain"] = (before, prev, count)
     return ids
 
 
@@ -96,7 +103,7 @@ def verify(
             values = dict(zip(FIELDS, row[3:]))
             if row.prev_hash != prev:
                 return VerifyResult(False, seen, row.id, "it does not follow the entry before it (an entry was removed or inserted)")
-            if entry_hash(prev, values) != row.hash:
+            if entry_hash(row.id, prev, values) != row.hash:
                 return VerifyResult(False, seen, row.id, "its content was changed after it was written")
             prev = row.hash
             last_id = row.id

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -28,9 +29,10 @@ from cxdesk.db import Database, translate
 from cxdesk.errors import ConflictError, UserError, ValidationError
 from cxdesk.models import AuditEntry, AuditHead, Base, Option, utcnow
 from cxdesk.models.base import Versioned
-from cxdesk.services import audit_chain, changes
+from cxdesk.services import audit_chain, audit_witness, changes
 from cxdesk.services.actor import Actor
 
+log = logging.getLogger(__name__)
 MASK = "********"
 MASK_CHANGED = "******** (changed)"
 BOOKKEEPING = {"version", "updated_at", "updated_by", "created_at"}
@@ -234,11 +236,23 @@ class UnitOfWork:
             self.session.execute(text("SELECT pg_notify(:channel, :payload)"),
                                  {"channel": changes.CHANNEL, "payload": str(max(ids))})
         self.session.commit()
+        self._witness(ids)
         changes.publish(changes.ChangeSet.of(
             (changes.Change(i, e["table_name"], e["primary_key"], e["customer_id"]) for i, e in zip(ids, entries)),
             source=id(self.db),
         ))
         return ids
+
+    def _witness(self, ids: list[int]) -> None:
+        """This workstation saw the head it just wrote: its witness moves forward."""
+        chain = self.session.info.pop("cxdesk_chain", None)
+        if not ids or chain is None:
+            return
+        before, last_hash, count = chain
+        try:
+            audit_witness.after_commit(self.db.display, ids, last_hash, count, before)
+        except OSError as exc:  # the change is committed; the next check records the head
+            log.warning("could not record the audit head in the witness file: %s", exc)
 
     def rollback(self) -> None:
         self._entries.clear()

@@ -92,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         db.close()
         return 0
     ops.actor = actor
+    witnessed = ops.call(_check_witness)  # the audit log still extends what this computer saw?
+    if not witnessed.ok:
+        dialogs.show_error(None, f"{witnessed.sentence} Tell a supervisor: Audit Log > Verify integrity "
+                                 "shows more.", "cxdesk: the audit log was tampered with")
     ctx = AppContext(ops=ops, actor=actor, settings=qs)
     # other workstations' changes appear within a second, from the last entry before any view loads
     ctx.changes.start_watching(ops.call(_last_entry))
@@ -108,3 +112,9 @@ def _last_entry(job) -> int:
 
     with job.read() as session:
         return last_entry_id(session)
+
+
+def _check_witness(job):
+    from cxdesk.services import audit_witness
+
+    return audit_witness.check_database(job.db)

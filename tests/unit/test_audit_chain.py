@@ -147,7 +147,7 @@ def test_a_changed_entry_with_a_recomputed_hash_breaks_the_next_link(db, history
     log = entries(db)
     values = {f: getattr(log[2], f) for f in audit_chain.FIELDS} | {"comment": "approved"}
     tamper(db, "UPDATE audit_entries SET comment = 'approved', hash = :h WHERE id = 3",
-           h=entry_hash(log[2].prev_hash, values))
+           h=entry_hash(log[2].id, log[2].prev_hash, values))
     result = verify(db)
     assert (result.ok, result.bad_id) == (False, 4) and "removed or inserted" in result.reason
 
@@ -171,9 +171,10 @@ def test_an_inserted_entry_is_detected(db, history):
     forged = {"actor": "alice", "ip": "10.0.0.5", "created_at": last.created_at, "table_name": "customers",
               "primary_key": "1", "action": "UPDATE", "message": "Updated customer 1: credit",
               "before": None, "after": None, "comment": "", "customer_id": 1}
-    digest = entry_hash(last.hash, forged)
+    digest = entry_hash(last.id + 1, last.hash, forged)
     with db.engine.begin() as conn:  # inserting needs no trigger bypass
-        conn.execute(AuditEntry.__table__.insert().values(**forged, prev_hash=last.hash, hash=digest),
+        conn.execute(AuditEntry.__table__.insert().values(**forged, id=last.id + 1, prev_hash=last.hash,
+                                                          hash=digest),
                      execution_options={"cxdesk_audited": True})
     result = verify(db)
     assert (result.ok, result.count) == (False, 6)

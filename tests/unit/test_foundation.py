@@ -199,15 +199,16 @@ def test_sqlite_backup_before_a_migration(sqlite_db, make_customer, monkeypatch)
     make_customer(sqlite_db, "Kept In The Backup")  # still in the WAL, not the main file
     path = sqlite_db.path
     migrated = []
-    monkeypatch.setattr(dbmod, "head_revision", lambda: "0002")
+    real_head = dbmod.head_revision()
+    monkeypatch.setattr(dbmod, "head_revision", lambda: "0099")
     monkeypatch.setattr(dbmod, "_run_alembic", lambda conn: migrated.append(conn))
     assert dbmod.upgrade(sqlite_db) is True and len(migrated) == 1
-    backups = list(path.parent.glob(f"{path.stem}.before-0002.*.bak"))
+    backups = list(path.parent.glob(f"{path.stem}.before-0099.*.bak"))
     assert len(backups) == 1
     con = sqlite3.connect(backups[0])
     try:
         assert con.execute("SELECT name FROM customers").fetchall() == [("Kept In The Backup",)]
-        assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(real_head,)]
     finally:
         con.close()
     assert backup_sqlite(sqlite_db, reason="manual").name.startswith(f"{path.stem}.manual.")

@@ -31,7 +31,7 @@ from cxdesk.models.audit import SEARCH_TABLE, SORT_PREFIX
 from cxdesk.services import audit_chain, jsondiff
 from cxdesk.services.export import atomic_file
 from cxdesk.services.actor import Actor
-from cxdesk.services.table import neutralise
+from cxdesk.services.export_safety import safe_text
 from cxdesk.services.uow import unit_of_work
 
 Progress = Callable[[int, int], None]
@@ -435,7 +435,7 @@ def _export_rows(session: Session, q: AuditQuery, progress: Progress | None,
 
 def _csv_text(value: Any) -> Any:
     if isinstance(value, str):
-        return neutralise(value)
+        return safe_text(value)
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     return "" if value is None else value
@@ -454,9 +454,7 @@ def export_csv(session: Session, q: AuditQuery, path: str | os.PathLike[str],
 
 
 def _xlsx_text(value: str) -> str:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    text = ILLEGAL_CHARACTERS_RE.sub("", neutralise(value))
+    text = safe_text(value)
     if len(text) > EXCEL_MAX_CELL:  # Excel refuses longer cells; `cxdesk audit diff` shows all
         note = " ... (cut: longer than an Excel cell holds)"
         text = text[:EXCEL_MAX_CELL - len(note)] + note
@@ -490,7 +488,7 @@ def export_xlsx(session: Session, q: AuditQuery, path: str | os.PathLike[str],
                 header.append(cell)
             ws.append(header)
             for values in _export_rows(session, q, progress, cancel, total):
-                # neutralised text never starts with "=", so openpyxl keeps every string a string
+                # safe_text never starts with "=", so openpyxl keeps every string a string
                 ws.append([_xlsx_text(v) if isinstance(v, str)
                            else v.astimezone(dt.timezone.utc).replace(tzinfo=None) if isinstance(v, dt.datetime)
                            else v for v in values])

@@ -31,6 +31,7 @@ from cxdesk.models import Cdr, Customer
 from cxdesk.models.base import MONEY_MAX, MONEY_SCALE
 from cxdesk.services import rollup
 from cxdesk.services.actor import Actor
+from cxdesk.services.export_safety import safe_text
 from cxdesk.services.uow import unit_of_work
 
 #: the platform's CDR columns, in the order the CDR report writes them
@@ -113,6 +114,8 @@ def _text(limit: int) -> Callable[[str], str]:
             raise _RowError("contains a NUL character")
         if "\ufffd" in value:  # what the decoder leaves of bytes that are not UTF-8
             raise _RowError("is not UTF-8 text (save the file as UTF-8)")
+        if value.startswith("'") and safe_text(value[1:]) == value:
+            value = value[1:]  # the quote our own CDR report put before "+44...": not part of the value
         return value
     return parse
 

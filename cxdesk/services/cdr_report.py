@@ -3,17 +3,25 @@
 The columns carry the platform's names (the same file ``import_cdrs`` reads back), times
 are "YYYY-MM-DD HH:MM:SS" UTC and amounts exact with six decimals. The rows are
 streamed from a server-side cursor and formatted by the database, so a report of a
-million CDRs costs about what ``csv.writer`` over the bare query does and memory stays
-flat. The file appears only when complete: a cancelled or failed report leaves none.
+million CDRs costs little more than ``csv.writer`` over the bare query does and memory
+stays flat. The file appears only when complete: a cancelled or failed report leaves none.
+
+Every text field (callid, source_cli, dest_number, the destination's code and name, the
+currency, the SIP and release reasons) goes through ``export_safety.safe_text`` (``safe_texts``, a column at a time): these
+come from the switch and from callers (a caller ID is whatever the caller sent), so a
+spreadsheet must never take one for a formula. A number that is text there, such as the
+caller ID "+441234567890", is written "'+441234567890". The time and the amounts are
+numbers formatted by the database and are written as they are.
 """
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import String, bindparam, func, select, text
 
 from cxdesk.db import Database
 from cxdesk.errors import Cancelled
@@ -22,9 +30,13 @@ from cxdesk.models.base import MONEY_SCALE
 from cxdesk.services.actor import Actor
 from cxdesk.services.cdr_import import COLUMNS
 from cxdesk.services.export import atomic_file
+from cxdesk.services.export_safety import safe_texts
 
 CHUNK = 10_000
 _MONEY = ("customer_charge", "customer_card_rate", "provider_charge")
+#: positions of the text fields (the others are numbers, the amounts and the time formatted
+#: by the database)
+_TEXT_AT = tuple(i for i, c in enumerate(COLUMNS) if isinstance(Cdr.__table__.c[c].type, String))
 
 #: per dialect: the SQL that renders dt and the amounts as the report's text
 _TIME = {
@@ -44,6 +56,16 @@ def report_sql(dialect: str) -> str:
               for c in COLUMNS]
     return (f"SELECT {', '.join(fields)} FROM cdrs "
             "WHERE customer_id = :customer_id AND dt >= :start AND dt < :end ORDER BY dt, id")
+
+
+def _safe_rows(rows: Sequence[Sequence[Any]]) -> Iterable[tuple[Any, ...]]:
+    """The rows with every text field through ``safe_text``, a column at a time."""
+    columns = list(zip(*rows))
+    if not columns:
+        return rows
+    for i in _TEXT_AT:
+        columns[i] = safe_texts(columns[i])
+    return zip(*columns)
 
 
 def write_cdr_report(
@@ -76,7 +98,7 @@ def write_cdr_report(
         for rows in result.partitions(CHUNK):
             if cancel is not None and cancel():
                 raise Cancelled("CDR report cancelled; no file was written.")
-            writer.writerows(rows)
+            writer.writerows(_safe_rows(rows))
             written += len(rows)
             if progress is not None:
                 progress(written, total)

@@ -4,8 +4,9 @@ TSV is what Excel itself puts on the clipboard: fields separated by tabs, every 
 ended by CRLF (including the last), fields containing a tab, quote, CR or LF quoted
 with doubled quotes.  Numbers are raw (no thousands separators, '.' decimal point,
 rounded half away from zero to the column's display decimals; percentages as shown,
-e.g. 45.23).  Text that a spreadsheet could take for a formula (starting with
-= + - @ tab or CR) gets a leading single quote; numbers are never altered.
+e.g. 45.23).  Every text cell and header goes through ``export_safety.safe_text`` in
+both the TSV and the HTML (characters XML forbids removed, a leading single quote on
+text a spreadsheet could take for a formula); numbers are never altered.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import re
 from typing import Literal, Sequence
 
 from cxdesk.services.selection import Interval, Range, merge_intervals, normalise
-from cxdesk.services.table import Column, Table, group_spans, neutralise
+from cxdesk.services.export_safety import safe_text
+from cxdesk.services.table import Column, Table, group_spans
 
 HeaderMode = Literal["none", "headers", "group"]
 
@@ -87,7 +89,7 @@ def copy_text(table: Table, ranges: Sequence[Range], headers: HeaderMode = "none
     head = _header_rows(columns, headers)
 
     tsv_lines = [
-        "\t".join(_field(neutralise(text)) + "\t" * (span - 1) for text, span in row) for row in head
+        "\t".join(_field(safe_text(text)) + "\t" * (span - 1) for text, span in row) for row in head
     ]
     tsv_columns = [cells[i] if column.numeric else _tsv_column(cells[i]) for i, column in enumerate(columns)]
     tsv_lines.extend(map("\t".join, zip(*tsv_columns)))
@@ -100,8 +102,8 @@ def copy_text(table: Table, ranges: Sequence[Range], headers: HeaderMode = "none
         for row in head:
             parts.append("<tr>")
             parts.extend(
-                f'<th colspan="{span}">{html.escape(neutralise(text))}</th>' if span > 1
-                else f"<th>{html.escape(neutralise(text))}</th>"
+                f'<th colspan="{span}">{html.escape(safe_text(text))}</th>' if span > 1
+                else f"<th>{html.escape(safe_text(text))}</th>"
                 for text, span in row
             )
             parts.append("</tr>")

@@ -2,8 +2,9 @@
 
 Both writers produce the file under a temporary name in the target folder and rename
 it at the end, so a cancelled or failed export leaves neither a partial file nor a
-damaged older file; cancellation raises ``Cancelled``.  Text cells are neutralised
-against formula injection (leading single quote) in both formats.
+damaged older file; cancellation raises ``Cancelled``.  Every text cell (headers
+included) goes through ``export_safety.safe_text`` in both formats: characters XML
+forbids removed, a leading single quote on text a spreadsheet could take for a formula.
 
 CSV: UTF-8 with BOM (Excel detects the encoding), comma separated, CRLF, numbers as on
 the clipboard (raw, '.' point, display decimals; percentages as shown, 45.23).
@@ -31,7 +32,8 @@ from pathlib import Path
 from typing import Literal
 
 from cxdesk.errors import Cancelled, ValidationError
-from cxdesk.services.table import Column, Table, group_spans, neutralise
+from cxdesk.services.export_safety import safe_text
+from cxdesk.services.table import Column, Table, group_spans
 
 Progress = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
@@ -83,7 +85,7 @@ def _header_lines(columns: Sequence[Column], headers: str) -> list[list[str]]:
         lines.append(row)
     if headers in ("headers", "group"):
         lines.append([c.header for c in columns])
-    return [[neutralise(t) for t in line] for line in lines]
+    return [[safe_text(t) for t in line] for line in lines]
 
 
 def write_csv(

@@ -2,12 +2,16 @@
 
 ``cxdesk.pdf_writer`` renders it to PDF with Qt's own PDF writer. The figures are
 those the invoice shows (``InvoiceRecord.shown_lines``, ``net_shown``, ``tax_shown``,
-``total``): rounded to the currency's minor unit, every column adding up.
+``total``): rounded to the currency's minor unit, every column adding up.  Every text
+goes through ``export_safety.strip_forbidden`` (no control characters, lone surrogates
+or U+FFFE/U+FFFF reach the document) and is then HTML-escaped.  A PDF is no spreadsheet,
+so no formula quote is added.
 """
 from __future__ import annotations
 
-from html import escape
+from html import escape as _html_escape
 
+from cxdesk.services.export_safety import strip_forbidden
 from cxdesk.services.invoices import Company, InvoiceRecord
 
 _CSS = """
@@ -18,6 +22,11 @@ h1 { font-size: 20pt; color: #1f3b5a; margin: 0; }
 th { background-color: #1f3b5a; color: #ffffff; font-weight: bold; }
 .total td { font-size: 11pt; font-weight: bold; }
 """
+
+
+def escape(value: str) -> str:
+    """HTML-escaped text without the characters XML forbids."""
+    return _html_escape(strip_forbidden(value))
 
 
 def _text(value: str) -> str:

@@ -594,11 +594,11 @@ def export_invoice_xlsx(actor: Actor, invoice: InvoiceRecord, issuer: Company, p
     currency's number format; the file appears only when complete.
     """
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Font
 
     from cxdesk.services.export import atomic_file, number_format
-    from cxdesk.services.table import Column, neutralise
+    from cxdesk.services.export_safety import safe_text as text
+    from cxdesk.services.table import Column
 
     actor.require("export")
     if Path(path).suffix.lower() != ".xlsx":
@@ -608,9 +608,6 @@ def export_invoice_xlsx(actor: Actor, invoice: InvoiceRecord, issuer: Company, p
     minutes = number_format(Column("n", "n", kind="minutes", decimals=2))
     price = number_format(Column("p", "p", kind="money", decimals=max(places, 4)))
     bold = Font(bold=True)
-
-    def text(value: str) -> str:
-        return ILLEGAL_CHARACTERS_RE.sub("", neutralise(value))
 
     wb = Workbook()
     ws = wb.active
@@ -626,10 +623,11 @@ def export_invoice_xlsx(actor: Actor, invoice: InvoiceRecord, issuer: Company, p
     ws.cell(ws.max_row, 1).font = Font(bold=True, size=14)
     ws.cell(ws.max_row, 2).font = Font(bold=True, size=14)
     ws.cell(ws.max_row, 2).alignment = Alignment(horizontal="left")
-    for label, value in (("Customer", text(invoice.customer_name)), ("Customer ID", invoice.customer_id),
+    for label, value in (("Customer", invoice.customer_name), ("Customer ID", invoice.customer_id),
                          ("Invoice date", invoice.invoice_date), ("Due date", invoice.due_date),
                          ("Period (UTC)", f"{invoice.name}: {invoice.period_text}"),
                          ("Currency", invoice.currency), ("Paid", invoice.paid_status)):
+        value = text(value)  # every text through the one guard; numbers and dates pass as they are
         ws.append([label, value])
         ws.cell(ws.max_row, 1).font = bold
         cell = ws.cell(ws.max_row, 2)

@@ -23,6 +23,8 @@ from typing import Any, Literal, TypeAlias, get_args
 import numpy as np
 import numpy.typing as npt
 
+from cxdesk.services.export_safety import safe_text
+
 Kind: TypeAlias = Literal["text", "int", "money", "percent", "minutes", "date"]
 KINDS: frozenset[str] = frozenset(get_args(Kind))
 NUMERIC_KINDS: frozenset[str] = frozenset({"int", "money", "percent", "minutes"})
@@ -85,14 +87,6 @@ def group_spans(columns: Sequence[Column]) -> list[tuple[str, int, int]]:
         else:
             spans.append((column.group, i, i))
     return spans
-
-
-_INJECTION_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(text: str) -> str:
-    """Defuse spreadsheet formula injection: prefix risky text with a single quote."""
-    return "'" + text if text.startswith(_INJECTION_START) else text
 
 
 def round_scaled(values: Int64Array, scale: int, decimals: int) -> Int64Array:
@@ -366,7 +360,8 @@ class Table:
 
     def texts(self, col: int, start: int, stop: int) -> list[str]:
         """Plain text of rows ``start..stop-1`` for copy and CSV: raw numbers rounded to
-        the display decimals ('.' point, no separators), ISO dates, neutralised text."""
+        the display decimals ('.' point, no separators), ISO dates, text through
+        ``export_safety.safe_text`` (numbers never: they are numbers, not text)."""
         column = self.columns[col]
         values = self._values[col]
         valid = self._valid[col]
@@ -375,11 +370,11 @@ class Table:
             out = format_fixed(chunk, column.decimals)  # type: ignore[arg-type]
         elif column.kind == "date":
             out = [
-                "" if v is None else format_date(v) if isinstance(v, dt.date) else neutralise(str(v))
+                "" if v is None else format_date(v) if isinstance(v, dt.date) else safe_text(str(v))
                 for v in self._objects[col][start:stop]  # type: ignore[index]
             ]
         else:
-            out = ["" if v is None else neutralise(str(v)) for v in self._objects[col][start:stop]]  # type: ignore[index]
+            out = ["" if v is None else safe_text(str(v)) for v in self._objects[col][start:stop]]  # type: ignore[index]
         if valid is not None:
             for i in np.flatnonzero(~valid[start:stop]).tolist():
                 out[i] = ""

@@ -12,13 +12,14 @@ from typing import Any
 import numpy as np
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from cxdesk.services.export import CancelCheck, Progress, atomic_file, _chunks, number_format
-from cxdesk.services.table import Table, group_spans, neutralise, round_scaled
+from cxdesk.services.export_safety import safe_text, strip_forbidden
+from cxdesk.services.table import Table, group_spans, round_scaled
 
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -31,8 +32,8 @@ FAST_PATH = hasattr(WriteOnlyWorksheet, "_values_to_row")
 
 
 def _clean_text(value: Any) -> str:
-    """Neutralised text without the control characters XML forbids, at most 32,767 chars."""
-    return ILLEGAL_CHARACTERS_RE.sub("", neutralise(str(value)))[:32767]
+    """``safe_text`` of the value's text, at most the 32,767 characters a cell holds."""
+    return safe_text(str(value))[:32767]
 
 
 def _excel_date(value: Any) -> Any:
@@ -163,7 +164,7 @@ def _public_row(factory: _CellFactory, table: Table, formats: list[str | None], 
 
 
 def _sheet_title(title: str | None) -> str:
-    cleaned = _SHEET_TITLE_BAD.sub(" ", title or "").strip().strip("'")[:31]
+    cleaned = _SHEET_TITLE_BAD.sub(" ", strip_forbidden(title or "")).strip().strip("'")[:31]
     return cleaned or "Summary"
 
 
@@ -185,7 +186,7 @@ def write_xlsx(
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_sheet_title(title))
     if title:
-        wb.properties.title = title
+        wb.properties.title = strip_forbidden(title)
     factory = _CellFactory(ws)
     for col in range(len(columns)):
         ws.column_dimensions[get_column_letter(col + 1)].width = _width(table, col)

@@ -23,6 +23,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
+from cxdesk.services.export_safety import safe_text  # the one guard of every export
+
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -148,17 +150,25 @@ def selection_text(view: QTableView, headers: bool) -> str:
         lines.append("\t".join(_cell(str(model.headerData(c, Qt.Orientation.Horizontal) or "")) for c in cols))
     for r in rows:
         lines.append("\t".join(
-            _cell(str(model.data(model.index(r, c)) or "")) if (r, c) in chosen else "" for c in cols
+            _cell(str(model.data(model.index(r, c)) or ""), model.data(model.index(r, c), SORT_ROLE))
+            if (r, c) in chosen else "" for c in cols
         ))
     return "\r\n".join(lines) + "\r\n"
 
 
-def _cell(text: str) -> str:
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+def _cell(text: str, value=None) -> str:
+    """One TSV field: the shown text through ``safe_text``, except a number the model holds as
+    a number and shows as a plain number ("-12.50" pastes as a number), quoted when it holds a
+    tab, quote or break."""
+    from decimal import Decimal, InvalidOperation
+
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         try:
-            float(text.replace(",", ""))
-        except ValueError:
-            text = "'" + text
+            Decimal(text.replace(",", ""))
+            return text
+        except InvalidOperation:
+            pass
+    text = safe_text(text)
     if any(c in text for c in '\t"\r\n'):
         text = '"' + text.replace('"', '""') + '"'
     return text

@@ -1,14 +1,21 @@
 """Operators: the back-office users, their roles, and signing in and out.
 
-Passwords are kept only as scrypt hashes (cxdesk.services.passwords). Five failed
-sign-ins in a row lock a login for 15 minutes; the counter and the lock live on the
-operator row, so they hold across workstations and restarts. Every sign-in, failed
+Passwords are kept only as argon2id hashes (cxdesk.services.passwords; older scrypt
+hashes verify and are upgraded at the next successful sign-in). Five failed sign-ins in
+a row lock a login for 15 minutes; the counter and the lock live on the operator row, so
+they hold across workstations and restarts. An unknown login, a wrong password and a
+locked login get the same answer (SIGN_IN_REFUSED) after the same work (one password
+verification; a dummy hash for an unknown login), and an unknown login's failures are
+counted too, in memory (never an operator row), so it goes through the same states. Every sign-in, failed
 sign-in and sign-out is an audit entry with action LOGIN; what was typed is never kept.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,7 +45,9 @@ class SignInFailed(PermissionDenied):
 
 
 class LoginLocked(PermissionDenied):
-    """Too many failed sign-ins in a row; the login is locked for a while."""
+    """Too many failed sign-ins in a row; the login is locked for a while. Its text is
+    SignInFailed's: the user is not told; the class lets a caller keep a remembered
+    password (which may still be right) instead of forgetting it."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,7 @@ def create_operator(
     login = _valid_login(login)
     role = _valid_role(role)
     display_name = _clean_name(display_name)
-    passwords.check_policy(password, email=login)
+    passwords.check_policy(password, email=login, user_inputs=[display_name])
     if actor is not None:
         actor.require("manage_operators")
     elif role != "admin":
@@ -181,7 +190,10 @@ def set_password(db: Database, actor: Actor, login: str, password: str, *, versi
                  comment: str = "") -> OperatorInfo:
     """Set a new password (admins); also lifts a lock."""
     actor.require("manage_operators")
-    passwords.check_policy(password, email=normalise_login(login))
+    with db.read_session() as s:
+        display_name = s.execute(select(Operator.display_name)
+                                 .where(Operator.login == normalise_login(login))).scalar_one_or_none()
+    passwords.check_policy(password, email=normalise_login(login), user_inputs=[display_name])
     hashed = passwords.hash_password(password)
     with unit_of_work(db, actor, comment) as uow:
         op = _load_for_edit(uow.session, login, version)
@@ -210,42 +222,93 @@ def set_active(db: Database, actor: Actor, login: str, active: bool, *, version:
     return info
 
 
-def _locked_message(login: str, until: dt.datetime) -> str:
-    return (f"Too many failed sign-ins for {login}: it is locked until {until:%Y-%m-%d %H:%M} UTC; "
-            "try again then or ask an administrator to set a new password.")
+#: the one answer to an unknown login, a wrong password and a locked login
+SIGN_IN_REFUSED = ("Wrong login or password, or the login is locked; try again later or ask an "
+                   "administrator.")
+#: unknown logins remembered for the failure count (in memory, per process)
+_UNKNOWN_MAX = 1024
+
+
+class _UnknownLogins:
+    """Failed sign-ins of logins that do not exist, counted like a real login's (five in
+    a row "lock" it for LOCK_MINUTES) so that an unknown login goes through the same
+    states as a real one. Kept in memory (never an operator row), keyed by a SHA-256 of
+    the login so typed text is not kept, bounded to the _UNKNOWN_MAX most recent."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[bytes, tuple[int, dt.datetime | None]] = OrderedDict()
+
+    @staticmethod
+    def _key(name: str) -> bytes:
+        return hashlib.sha256(name.encode("utf-8")).digest()
+
+    def fail(self, name: str, now: dt.datetime) -> tuple[bool, bool]:
+        """Count a failure: (was already locked, locked by this failure)."""
+        key = self._key(name)
+        with self._lock:
+            count, until = self._seen.pop(key, (0, None))
+            if until is not None and until > now:
+                self._seen[key] = (count, until)
+                return True, False
+            count += 1
+            locked = count >= MAX_FAILURES
+            self._seen[key] = (0, now + dt.timedelta(minutes=LOCK_MINUTES)) if locked else (count, None)
+            while len(self._seen) > _UNKNOWN_MAX:
+                self._seen.popitem(last=False)
+            return False, locked
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+_unknown = _UnknownLogins()
 
 
 def sign_in(db: Database, login: str, password: str, ip: str | None = None) -> Actor:
-    """Check the password and return the signed-in actor, or raise SignInFailed / LoginLocked /
-    PermissionDenied (deactivated). Every outcome is audited (LOGIN)."""
+    """Check the password and return the signed-in actor, or raise SignInFailed (unknown
+    login, wrong password) / LoginLocked (five failures in a row) -- both with the one
+    text SIGN_IN_REFUSED, and each after one password verification, so neither the
+    answer nor its time tells which logins exist -- or PermissionDenied (deactivated, said
+    only to whoever typed the right password). Every outcome is audited (LOGIN).
+
+    A stored hash of an older kind or cost is replaced (argon2id, today's cost) on a
+    successful sign-in, in the same transaction and audit entry as the sign-in (the
+    entry shows the hash column as changed, masked)."""
     ip = ip or workstation_ip()
     name = normalise_login(login)
-    wrong = SignInFailed("The login or password is wrong; check both and try again.")
     error: PermissionDenied | None = None
     with db.read_session() as s:
         known = s.execute(select(Operator.id).where(Operator.login == name)).first() is not None
     if not known:
-        passwords.verify_password(password, _dummy_hash())  # as slow as a wrong password
+        passwords.verify_password(password, _dummy_hash())  # as slow as a real login's check
+        was_locked, locks = _unknown.fail(name, utcnow())
         with unit_of_work(db, Actor(login="unknown", ip=ip)) as uow:
-            uow.record("LOGIN", "operators", "", "Failed sign-in: unknown login")
-        raise wrong
+            uow.record("LOGIN", "operators", "",
+                       "Sign-in refused: unknown login, locked" if was_locked else
+                       f"Failed sign-in: unknown login; locked for {LOCK_MINUTES} minutes after "
+                       f"{MAX_FAILURES} failures in a row" if locks else "Failed sign-in: unknown login")
+        raise LoginLocked(SIGN_IN_REFUSED) if was_locked or locks else SignInFailed(SIGN_IN_REFUSED)
     now = utcnow()
     with unit_of_work(db, Actor(login=name, ip=ip)) as uow:
         op = uow.session.execute(select(Operator).where(Operator.login == name).with_for_update()).scalar_one()
+        # the check runs in every branch (its result unused while locked): same time for all answers
+        matches = passwords.verify_password(password, op.password_hash)
         if op.locked_until is not None and op.locked_until > now:
             uow.record("LOGIN", "operators", op.id, "Sign-in refused: login locked")
-            error = LoginLocked(_locked_message(op.login, op.locked_until))
-        elif not passwords.verify_password(password, op.password_hash):
+            error = LoginLocked(SIGN_IN_REFUSED)
+        elif not matches:
             op.failed_attempts = (op.failed_attempts or 0) + 1
             if op.failed_attempts >= MAX_FAILURES:
                 op.failed_attempts = 0
                 op.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
                 uow.note(op, message=f"Failed sign-in; locked for {LOCK_MINUTES} minutes after "
                                      f"{MAX_FAILURES} failures in a row", action="LOGIN")
-                error = LoginLocked(_locked_message(op.login, op.locked_until))
+                error = LoginLocked(SIGN_IN_REFUSED)
             else:
                 uow.note(op, message="Failed sign-in", action="LOGIN")
-                error = wrong
+                error = SignInFailed(SIGN_IN_REFUSED)
         elif not op.active:
             uow.record("LOGIN", "operators", op.id, "Sign-in refused: operator deactivated")
             error = PermissionDenied(f"The operator {op.login} is deactivated; ask an administrator to reactivate it.")
@@ -253,7 +316,12 @@ def sign_in(db: Database, login: str, password: str, ip: str | None = None) -> A
             op.failed_attempts = 0
             op.locked_until = None
             op.last_login_at = now
-            uow.note(op, message="Signed in", action="LOGIN")
+            message = "Signed in"
+            upgraded = passwords.rehash(password, op.password_hash)
+            if upgraded is not None:
+                op.password_hash = upgraded
+                message = f"Signed in; upgraded the password hash to {passwords.SCHEME}"
+            uow.note(op, message=message, action="LOGIN")
             actor = Actor(login=op.login, role=op.role, display_name=op.display_name, ip=ip)
     if error is not None:
         raise error

@@ -1,5 +1,12 @@
+import base64
 import datetime as dt
+import hashlib
 import json
+import os
+import time
+import unicodedata
+
+import argon2
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +20,17 @@ from cxdesk.services.operators import LoginLocked, SignInFailed
 from cxdesk.services.uow import unit_of_work
 
 PW = "Blue-Harbour-42"
+NFC = unicodedata.normalize("NFC", "Grüße-aus-Köln-42")
+NFD = unicodedata.normalize("NFD", NFC)
+REFUSED = "Wrong login or password, or the login is locked; try again later or ask an administrator."
+
+
+@pytest.fixture(autouse=True)
+def _forget_unknown_logins():
+    """The unknown logins' failure counts live in the process: each test starts afresh."""
+    operators._unknown.clear()
+    yield
+    operators._unknown.clear()
 
 
 def snapshot(db):
@@ -49,7 +67,7 @@ def test_first_admin_on_an_empty_database(db):
     assert PW not in entry.after
     with db.read_session() as s:
         stored = s.execute(select(Operator.password_hash)).scalar_one()
-    assert stored.startswith("scrypt$") and passwords.verify_password(PW, stored)
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and passwords.verify_password(PW, stored)
 
 
 def test_only_one_first_admin_and_it_must_be_an_admin(db, first_admin):
@@ -92,14 +110,17 @@ def test_admin_creates_and_lists(db, first_admin, admin):
     ("x" * 81, "staff", PW, ValidationError, "cannot be a login"),
     ("bob", "boss", PW, ValidationError, "not a role"),
     ("bob", "staff", "short1", ValidationError, "too short"),
-    ("bob", "staff", "password123", ValidationError, "common passwords"),
+    ("bob", "staff", "password123", ValidationError, "This password is too easy to guess: This is a very common"),
+    ("bobby.tables", "staff", "bobby.tables2024", ValidationError, "This password is too easy to guess"),  # login + digits
+    ("bob", "staff", "Bob-Builder", ValidationError, "This password is too easy to guess"),  # the display name
+    ("bob", "staff", "tab\there-Harbour-42", ValidationError, "control character"),
     ("bobby.tables", "staff", "Bobby.Tables", ValidationError, "must not be the email address or login"),
     ("ROOT", "staff", PW, ConflictError, "already an operator with the login root"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(db, first_admin, admin, login, role, password, exc, words):
     before = snapshot(db)
     with pytest.raises(exc, match=words):
-        operators.create_operator(db, admin, login, password, role=role)
+        operators.create_operator(db, admin, login, password, role=role, display_name="Bob Builder")
     assert snapshot(db) == before
 
 
@@ -137,7 +158,7 @@ def test_wrong_password_and_unknown_login_look_the_same(db, first_admin):
         operators.sign_in(db, "root", "Wrong-Typed-Text-1")
     with pytest.raises(SignInFailed) as unknown:
         operators.sign_in(db, "nobody-Typed-Login", "Other-Typed-Text-2")
-    assert str(wrong.value) == str(unknown.value) == "The login or password is wrong; check both and try again."
+    assert str(wrong.value) == str(unknown.value) == REFUSED
     failed, unknown_entry = audit_entries(db)[-2:]
     assert (failed.actor, failed.action, failed.message) == ("root", "LOGIN", "Failed sign-in")
     assert (unknown_entry.actor, unknown_entry.action) == ("unknown", "LOGIN")
@@ -162,13 +183,13 @@ def test_five_failures_lock_the_login_across_connections(db, first_admin):
         with other.read_session() as s:
             until = s.execute(select(Operator.locked_until).where(Operator.login == "sam")).scalar_one()
         assert dt.timedelta(minutes=14) < until - start <= dt.timedelta(minutes=15, seconds=5)
-        assert f"locked until {until:%Y-%m-%d %H:%M} UTC" in str(err.value)
-        assert "Too many failed sign-ins for sam" in str(err.value)
+        assert str(err.value) == REFUSED  # the lock is not announced: same text as a wrong password
     finally:
         other.close()
     # even the right password is refused while locked, and the lock does not grow
-    with pytest.raises(LoginLocked):
+    with pytest.raises(LoginLocked) as err:
         operators.sign_in(db, "sam", PW)
+    assert str(err.value) == REFUSED
     entries = audit_entries(db)
     assert [e.message for e in entries[-2:]][0].startswith("Failed sign-in; locked for 15 minutes")
     assert entries[-1].message == "Sign-in refused: login locked"
@@ -257,3 +278,160 @@ def test_sign_in_needs_no_audit_comment(db, first_admin, admin):
         operators.create_operator(db, actor, "sam", PW)
     with db.read_session() as s:
         assert audit_chain.verify(s).ok
+
+
+# ---------------------------------------------------------------------------
+# hashes upgraded at sign-in, Unicode spellings, one answer for every refusal
+# ---------------------------------------------------------------------------
+
+
+def legacy_scrypt(password: str) -> str:
+    """A hash as cxdesk wrote them before argon2id: scrypt n=2**14, r=8, p=1 of the text as typed."""
+    salt = os.urandom(16)
+    key = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, maxmem=32 * 2**20, dklen=32)
+    return f"scrypt$16384$8$1${base64.b64encode(salt).decode()}${base64.b64encode(key).decode()}"
+
+
+def store_hash(db, login: str, stored: str) -> None:
+    with unit_of_work(db, cli_actor()) as uow:
+        uow.session.execute(select(Operator).where(Operator.login == login)).scalar_one().password_hash = stored
+
+
+def stored_hash(db, login: str) -> str:
+    with db.read_session() as s:
+        return s.execute(select(Operator.password_hash).where(Operator.login == login)).scalar_one()
+
+
+def audit_text(entry) -> str:
+    return json.dumps([entry.actor, entry.message, entry.before, entry.after, entry.comment, entry.primary_key])
+
+
+@pytest.mark.parametrize("old_kind", ["scrypt", "argon2id-weaker"])
+def test_an_old_hash_is_upgraded_at_the_next_sign_in_and_audited_masked(db, first_admin, old_kind):
+    make_op(db, "sam")
+    old = (legacy_scrypt(PW) if old_kind == "scrypt"
+           else argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PW))
+    store_hash(db, "sam", old)
+    with pytest.raises(SignInFailed):  # a wrong password upgrades nothing
+        operators.sign_in(db, "sam", "not-the-password")
+    assert stored_hash(db, "sam") == old
+    count = len(audit_entries(db))
+
+    assert operators.sign_in(db, "sam", PW).login == "sam"
+    new = stored_hash(db, "sam")
+    assert new.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and passwords.verify_password(PW, new)
+    [entry] = audit_entries(db)[count:]  # one entry: the sign-in, carrying the upgrade
+    assert (entry.actor, entry.action, entry.table_name) == ("sam", "LOGIN", "operators")
+    assert entry.message == "Signed in; upgraded the password hash to argon2id"
+    assert json.loads(entry.before)["password_hash"] == "********"
+    assert json.loads(entry.after)["password_hash"] == "******** (changed)"
+    for e in audit_entries(db):
+        text = audit_text(e)
+        for secret in (old, new, old.split("$")[-1], new.split("$")[-1], PW):
+            assert secret not in text
+
+    operators.sign_in(db, "sam", PW)  # already current: no second upgrade
+    assert stored_hash(db, "sam") == new
+    assert audit_entries(db)[-1].message == "Signed in"
+    with db.read_session() as s:
+        assert audit_chain.verify(s).ok
+
+
+def test_a_legacy_hash_of_an_nfc_password_accepts_the_nfd_spelling_and_is_upgraded(db, first_admin):
+    make_op(db, "sam")
+    store_hash(db, "sam", legacy_scrypt(NFC))
+    assert operators.sign_in(db, "sam", NFD).login == "sam"
+    new = stored_hash(db, "sam")
+    assert new.startswith("$argon2id$")
+    assert operators.sign_in(db, "sam", NFC).login == "sam"  # and both spellings work from now on
+    assert operators.sign_in(db, "sam", NFD).login == "sam"
+
+
+def test_nfc_and_nfd_spellings_sign_in_alike(db, first_admin, admin):
+    make_op(db, "sam", password=NFC)
+    assert operators.sign_in(db, "sam", NFD).login == "sam"
+    operators.set_password(db, admin, "sam", unicodedata.normalize("NFD", "Ünïcode-Harbour-42"))
+    assert operators.sign_in(db, "sam", unicodedata.normalize("NFC", "Ünïcode-Harbour-42")).login == "sam"
+    with pytest.raises(SignInFailed):
+        operators.sign_in(db, "sam", NFC)
+
+
+def test_a_hash_beyond_the_cost_ceiling_refuses_the_sign_in_quickly(db, first_admin, caplog):
+    make_op(db, "sam")
+    real = argon2.PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PW)
+    parts = real.split("$")
+    parts[3] = "m=4194304,t=1000,p=64"  # 4 GiB, 1000 passes: would never end
+    store_hash(db, "sam", "$".join(parts))
+    start = time.perf_counter()
+    with pytest.raises(SignInFailed) as err:
+        operators.sign_in(db, "sam", PW)
+    assert time.perf_counter() - start < 5
+    assert str(err.value) == REFUSED
+    assert any("refused as damaged" in r.getMessage() for r in caplog.records)
+
+
+@pytest.fixture
+def count_verifications(monkeypatch):
+    calls = []
+    real = passwords.verify_password
+
+    def counting(password, stored):
+        calls.append(stored)
+        return real(password, stored)
+
+    monkeypatch.setattr(passwords, "verify_password", counting)
+    return calls
+
+
+def attempt(db, login, password):
+    """(exception class, text) of a refused sign-in."""
+    with pytest.raises(PermissionDenied) as err:
+        operators.sign_in(db, login, password)
+    return type(err.value), str(err.value)
+
+
+def test_unknown_wrong_and_locked_get_the_same_answer_after_one_verification(db, first_admin, count_verifications):
+    make_op(db, "sam")
+    before_ops = snapshot(db)[0]
+    real, unknown = [], []
+    for i in range(6):  # five failures lock; the sixth meets the lock, with the right password
+        real.append(attempt(db, "sam", PW if i == 5 else f"not-the-password-{i}"))
+        unknown.append(attempt(db, "Ghost-Login", PW if i == 5 else f"not-the-password-{i}"))
+    assert real == unknown == [(SignInFailed, REFUSED)] * 4 + [(LoginLocked, REFUSED)] * 2
+    assert len(count_verifications) == 12  # one password check for every attempt, locked or unknown
+    with db.read_session() as s:
+        assert s.execute(select(Operator.locked_until).where(Operator.login == "sam")).scalar_one() is not None
+    # the unknown login was counted in memory only: no operator row appeared
+    assert [o[0] for o in snapshot(db)[0]] == [o[0] for o in before_ops]
+    messages = [e.message for e in audit_entries(db) if e.actor == "unknown"]
+    assert messages == ["Failed sign-in: unknown login"] * 4 + [
+        "Failed sign-in: unknown login; locked for 15 minutes after 5 failures in a row",
+        "Sign-in refused: unknown login, locked"]
+    assert all("ghost" not in audit_text(e).lower() for e in audit_entries(db))
+
+
+def test_an_unknown_logins_lock_expires_like_a_real_one(db, first_admin, monkeypatch):
+    for i in range(5):
+        attempt(db, "ghost", f"not-the-password-{i}")
+    assert attempt(db, "ghost", PW)[0] is LoginLocked
+    later = utcnow() + dt.timedelta(minutes=15, seconds=1)
+    monkeypatch.setattr(operators, "utcnow", lambda: later)
+    assert attempt(db, "ghost", PW)[0] is SignInFailed  # the lock ran out; counting starts again
+
+
+def test_an_unknown_login_takes_about_as_long_as_a_wrong_password(db, first_admin):
+    make_op(db, "sam")
+
+    def timed(login, password):
+        start = time.perf_counter()
+        with pytest.raises(PermissionDenied):
+            operators.sign_in(db, login, password)
+        return time.perf_counter() - start
+
+    wrong = min(timed("sam", f"not-the-password-{i}") for i in range(3))
+    unknown = min(timed(f"ghost{i}", "not-the-password") for i in range(3))
+    for _ in range(2):  # sam locks at the fifth failure
+        timed("sam", "not-the-password")
+    locked = min(timed("sam", PW) for _ in range(3))
+    # each runs one argon2id verification (tens of ms); without it, only a few ms of SQL
+    assert unknown > 0.5 * wrong and locked > 0.5 * wrong, (wrong, unknown, locked)

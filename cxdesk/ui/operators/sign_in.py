@@ -150,7 +150,7 @@ class FirstAdminDialog(_AuthDialog):
         self.ok_button.setText("Create administrator")
         self._finish_layout(
             f"{ops.database_display} has no operators yet. Create the first administrator; the password needs "
-            f"at least {passwords.MIN_LENGTH} characters, must not be the login and not a common password.")
+            f"at least {passwords.MIN_LENGTH} characters, must not be the login and not easy to guess.")
 
     def accept(self) -> None:
         login, name, password = self.login_edit.text(), self.name_edit.text(), self.password_edit.text()

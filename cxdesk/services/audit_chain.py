@@ -70,8 +70,12 @@ class VerifyResult:
     count: int
     bad_id: int | None = None
     reason: str = ""
+    #: the whole sentence, when the chain is intact but something else is wrong (the witness)
+    text: str = ""
 
     def sentence(self) -> str:
+        if self.text:
+            return self.text
         if self.ok:
             return f"Audit log intact: {self.count} entries verified."
         return f"Audit log broken at entry {self.bad_id}: {self.reason}."

@@ -388,12 +388,18 @@ def verify_and_record(db: Database, actor: Actor, progress: Progress | None = No
                       cancel: CancelCheck | None = None, comment: str = "") -> audit_chain.VerifyResult:
     """Walk the whole chain in one consistent snapshot, then record the check in the log.
     Raises ``Cancelled`` (nothing recorded) when ``cancel()`` turns true."""
+    from cxdesk.services import audit_witness
+
     actor.require("verify_audit")
     result = audit_chain.verify_database(db, progress, cancel)
+    witnessed = audit_witness.check_database(db, record=result.ok, first_use="verify")
+    if result.ok and not witnessed.ok:  # intact as a chain, but not what this workstation saw
+        result = audit_chain.VerifyResult(False, result.count, None, witnessed.sentence, text=witnessed.sentence)
     with unit_of_work(db, actor, comment) as uow:
         uow.record(
             "POST", "audit_entries", "" if result.ok else result.bad_id,
             f"Verified the audit log: {result.count} entries intact" if result.ok
+            else f"Verified the audit log: {result.text}" if result.text
             else f"Verified the audit log: broken at entry {result.bad_id} ({result.reason})",
             after={"intact": result.ok, "verified_entries": result.count, "first_bad_entry": result.bad_id},
         )

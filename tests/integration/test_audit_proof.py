@@ -275,3 +275,16 @@ def test_the_v2_migration_rehashes_an_old_chain_so_it_verifies(tmp_path):
             assert s.get(AuditHead, 1).last_hash == rows[-1].hash
     finally:
         db.close()
+
+
+def test_verify_integrity_in_the_program_also_checks_the_witness(db, logged, supervisor):
+    from cxdesk.services import audit_log
+
+    assert audit_log.verify_and_record(db, supervisor).ok
+    tamper(db, "DELETE FROM audit_entries WHERE id > 5")
+    rehash_from(db, 10**9)
+    result = audit_log.verify_and_record(db, supervisor)
+    assert not result.ok and result.sentence().startswith("The audit log was cut short")
+    with db.read_session() as s:
+        last = s.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert last.message.startswith("Verified the audit log: The audit log was cut short")

@@ -13,10 +13,25 @@ Notes and passwords: a password typed in the same save is refused when either no
 field contains it. Stored passwords cannot be read back, so for an existing contact
 the notes are checked against the stored hash only for the few words that look like
 a credential (after "password:" and the like, or long random tokens).
+
+Phones and mobiles are read with phonenumbers (national numbers in Settings > Options
+"default-region") and stored in E.164, an extension as RFC 3966 writes it
+("+442071234567;ext=12"); records and list rows show them as ``format_phone`` does
+("+44 20 7123 4567 ext. 12"), which reads back as the same number. Emails are checked
+with email-validator; the portal login key is the local part lower-cased and the domain
+in ASCII (punycode), so one mailbox is one login however its domain is written.
+
+Keys written before the domain was kept in ASCII hold it in Unicode ("ann@müller.de").
+Until a data migration rewrites them (every key recomputed with ``normalise_email``),
+the duplicate check looks for both forms (``_legacy_keys``); a key written from an
+unusual spelling (full-width letters, an ideographic full stop, a domain not in NFC) is
+only found once rewritten.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import ipaddress
 import re
 import unicodedata
@@ -24,6 +39,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import email_validator
+import phonenumbers
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -52,6 +69,20 @@ _CREDENTIAL_RE = re.compile(
     r"(?i)(?<![a-z])(pass(?:word|wd|code|phrase)?|pwd|pw|pin|secret|api[ _-]?key|token|credentials?)\s*[:=]\s*(\S*)"
 )
 _PHONE_CHARS_RE = re.compile(r"[+0-9\s().\-/]+")
+#: an extension after the number: ";ext=12", "ext. 12", "extension 12", "x12", "#12"
+_PHONE_EXT_RE = re.compile(r"(?i)\s*(?:;\s*ext\s*=|,?\s*(?:ext(?:ension)?\.?|x)\s*:?|#)\s*(?P<ext>\d+)\s*#?\s*$")
+#: at most this many digits of an extension: E.164 (16) + ";ext=" + 10 fits the 32 of the column
+PHONE_EXT_MAX = 10
+#: characters that show nothing or steer the text: refused anywhere in an email or phone
+_INVISIBLE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+#: Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): some are letters
+#: or marks (Hangul fillers, variation selectors, the combining grapheme joiner) yet invisible
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
 
 
 # ---------------------------------------------------------------------------
@@ -65,6 +96,30 @@ def _no_controls(text: str, field: str, label: str, allowed: str = "") -> None:
             raise ValidationError(f"{label} contains a control character (code {ord(ch)}); remove it.", field=field)
 
 
+def _invisible(ch: str) -> bool:
+    """A control, format (zero-width, bidi, soft hyphen...), separator or other character that shows nothing."""
+    if unicodedata.category(ch) in _INVISIBLE_CATEGORIES:
+        return True
+    cp = ord(ch)
+    return any(lo <= cp <= hi for lo, hi in _DEFAULT_IGNORABLE)
+
+
+def _no_invisible(text: str, field: str, label: str, example: str) -> None:
+    for ch in text:
+        if _invisible(ch):
+            name = unicodedata.name(ch, "a control character")
+            raise ValidationError(f"{label} contains an invisible or control character (U+{ord(ch):04X} {name}); "
+                                  f"retype it without that character, e.g. {example}.", field=field)
+
+
+def _one_sentence(message: str) -> str:
+    """email-validator's explanation ("The part after ... is not valid. It should have a period.")
+    as a clause for one sentence: "the part after ... is not valid; it should have a period"."""
+    parts = [p.strip().rstrip(".") for p in re.split(r"(?<=\.)\s+", str(message).strip()) if p.strip()]
+    parts = [p[:1].lower() + p[1:] if len(p) > 1 and not p[1].isupper() else p for p in parts]
+    return "; ".join(parts)
+
+
 def normalise_name(value: str) -> str:
     name = " ".join(str(value or "").split())
     if not name:
@@ -76,57 +131,186 @@ def normalise_name(value: str) -> str:
 
 
 def normalise_email(value: str) -> tuple[str, str]:
-    """(email as stored, its lower-case key). The email is the contact's portal login."""
+    """(email as stored, its login key). The email is the contact's portal login.
+
+    Checked by email-validator (syntax, IDNA 2008 domain; no DNS look-up): no quoted
+    local part, no [IP] domain, no display name, no special-use domain (.test, .local...),
+    and no invisible or control character anywhere. Stored: the local part as typed
+    (NFC) and the domain in Unicode, lower case (``ann@müller.de``). Key: the local part
+    lower-cased (as before this change: ``Ann`` and ``ann`` are one login) and the domain
+    in its ASCII (punycode) form, lower case, so ``ann@müller.de``, ``ann@xn--mller-kva.de``,
+    ``ANN@MÜLLER.DE`` and a full-width ``ann@ｍüller.de`` are one login
+    (``ann@xn--mller-kva.de``)."""
     email = str(value or "").strip()
     if not email:
         raise ValidationError("Type the contact's email address; it is also their portal login.", field="email")
     if len(email) > EMAIL_MAX:
         raise ValidationError(f"The email address is too long ({len(email)} characters; at most {EMAIL_MAX}).",
                               field="email")
-    bad = ValidationError(f"'{email}' is not an email address; type one like name@example.com.", field="email")
-    local, at, domain = email.rpartition("@")
-    if not at or not _LOCAL_RE.fullmatch(local) or len(local) > 64 or local.startswith(".") \
-            or local.endswith(".") or ".." in local:
-        raise bad
-    domain = domain.lower()
+    _no_invisible(email, "email", "The email address", "name@example.com")
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise bad from None
-    labels = ascii_domain.split(".")
-    if len(labels) < 2 or not all(_LABEL_RE.fullmatch(label) for label in labels) \
-            or not re.fullmatch(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}", labels[-1]):
-        raise bad
-    email = f"{local}@{domain}"
-    return email, email.lower()
+        v = email_validator.validate_email(
+            email, check_deliverability=False, allow_smtputf8=True, allow_quoted_local=False,
+            allow_domain_literal=False, allow_display_name=False, globally_deliverable=True, test_environment=False)
+    except email_validator.EmailNotValidError as exc:
+        raise ValidationError(f"'{email}' is not an email address ({_one_sentence(str(exc))}); type one like "
+                              "name@example.com.", field="email") from None
+    stored = v.normalized
+    key = f"{v.local_part.lower()}@{v.ascii_domain.lower()}"
+    longest = max(len(stored), len(key))
+    if longest > EMAIL_MAX:
+        raise ValidationError(f"The email address is too long ({longest} characters once its domain is written "
+                              f"in ASCII; at most {EMAIL_MAX}).", field="email")
+    return stored, key
 
 
-def normalise_phone(value: str, field: str = "phone") -> str:
-    """International form, digits only after the +: "+44 (0)20 7123-4567" -> "+442071234567"."""
+def _legacy_keys(email_key: str) -> list[str]:
+    """``email_key`` and the key the same login had before keys held the ASCII domain:
+    the domain in Unicode (``ann@xn--mller-kva.de`` -> ``ann@müller.de``). Until the
+    stored keys are rewritten (see the module notes), both are looked for."""
+    local, at, domain = email_key.rpartition("@")
+    if not at or "xn--" not in domain:
+        return [email_key]
+    labels = []
+    for label in domain.split("."):
+        if label.startswith("xn--"):
+            try:
+                label = label[4:].encode("ascii").decode("punycode")
+            except (UnicodeError, ValueError):
+                return [email_key]
+        labels.append(label)
+    legacy = f"{local}@{'.'.join(labels)}"
+    return [email_key] if legacy == email_key else [email_key, legacy]
+
+
+# -- phone numbers ---------------------------------------------------------------
+
+
+def _example_phone(region: str | None, field: str) -> str:
+    """'+44 20 7123 4567' or, with a default region, '+44 121 234 5678 or 0121 234 5678'."""
+    if not region:
+        return "+44 20 7123 4567"
+    kind = phonenumbers.PhoneNumberType.MOBILE if field == "mobile" else phonenumbers.PhoneNumberType.FIXED_LINE
+    n = phonenumbers.example_number_for_type(region, kind) or phonenumbers.example_number(region)
+    if n is None:
+        return "+44 20 7123 4567"
+    intl = phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    national = phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return intl if national == intl else f"{intl} (or {national} within {region})"
+
+
+def _country(n: phonenumbers.PhoneNumber) -> str:
+    region = phonenumbers.region_code_for_country_code(n.country_code)
+    return f"+{n.country_code}" if region in ("ZZ", "001") else f"{region} (+{n.country_code})"
+
+
+def _why_invalid(n: phonenumbers.PhoneNumber) -> str:
+    reason = phonenumbers.is_possible_number_with_reason(n)
+    digits = len(phonenumbers.national_significant_number(n))
+    where = _country(n)
+    if reason == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
+        return f"+{n.country_code} is not a country code"
+    if reason == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
+        return f"has too few digits for {where}: it lacks the area code"
+    if reason == phonenumbers.ValidationResult.TOO_SHORT:
+        return f"has too few digits for {where}: {digits} after the country code"
+    if reason == phonenumbers.ValidationResult.TOO_LONG:
+        return f"has too many digits for {where}: {digits} after the country code"
+    if reason == phonenumbers.ValidationResult.INVALID_LENGTH:
+        return f"has the wrong number of digits for {where}: {digits} after the country code"
+    return f"is not a number in use in {where}"
+
+
+_PARSE_ERRORS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "does not start with a known country code",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "is not a phone number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "has too few digits after the international prefix",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "has too few digits",
+    phonenumbers.NumberParseException.TOO_LONG: "has too many digits",
+}
+
+
+def _parse_phone(typed: str, region: str | None, field: str, label: str) -> phonenumbers.PhoneNumber:
+    """The valid number ``typed`` means (an extension kept), or ValidationError."""
+    example = _example_phone(region, field)
+
+    def refuse(why: str) -> ValidationError:
+        return ValidationError(f"{label} '{typed}' {why}; type it like {example}.", field=field)
+
+    _no_invisible(typed, field, label, example)
+    ext = ""
+    if typed[:4].lower() == "tel:":  # RFC 3966: tel:+44-20-7123-4567;ext=12 (phonenumbers reads the parameters)
+        number = typed[4:].split(";", 1)[0]
+        candidates = [typed]
+    else:
+        m = _PHONE_EXT_RE.search(typed)
+        number, ext = (typed[:m.start()], m.group("ext")) if m else (typed, "")
+        compact = re.sub(r"[\s().\-/]", "", number)
+        candidates = [number]
+        if compact.startswith("00"):  # 00 is the international prefix nearly everywhere
+            candidates.append("+" + compact[2:])
+    text = number.replace("(0)", "")
+    if not _PHONE_CHARS_RE.fullmatch(text):
+        raise refuse("may hold only digits, spaces, dots, dashes, brackets, a leading + and an extension "
+                     "(ext. 12)")
+    if "+" in text.strip()[1:]:
+        raise refuse("has a + in the middle (only the first character may be +)")
+    if not region and not re.sub(r"[\s().\-/]", "", text).startswith(("+", "00")) \
+            and "phone-context=" not in typed.lower():
+        raise refuse("needs its country code (no default phone region is set for this check)")
+    first_error: ValidationError | None = None
+    for candidate in candidates:
+        try:
+            n = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException as exc:
+            error = refuse(_PARSE_ERRORS.get(exc.error_type, "is not a phone number"))
+        else:
+            if phonenumbers.is_valid_number(n):
+                if ext:
+                    n.extension = ext
+                if n.extension and (not n.extension.isdigit() or len(n.extension) > PHONE_EXT_MAX):
+                    raise refuse(f"has an extension of {len(n.extension)} digits (at most {PHONE_EXT_MAX})")
+                return n
+            error = refuse(_why_invalid(n))
+        first_error = first_error or error
+    raise first_error
+
+
+def normalise_phone(value: str, field: str = "phone", region: str | None = None) -> str:
+    """The number as stored: E.164, with an extension as RFC 3966 writes it.
+
+    Read with phonenumbers: "+44 (0)20 7123-4567", "0044 20 7123 4567",
+    "tel:+44-20-7123-4567;ext=12" and "+44 20 7123 4567 ext. 12" are all
+    "+442071234567" (the last two with ";ext=12"); Italy keeps its 0
+    ("+39 06 1234 5678" -> "+390612345678"). A national number (no + or 00) is read in
+    ``region`` (Settings > Options: default-region); without one it needs its country
+    code. Numbers phonenumbers does not hold valid are refused. ``format_phone`` shows
+    the stored form back as "+44 20 7123 4567 ext. 12".
+    """
     label = "The mobile number" if field == "mobile" else "The phone number"
     typed = str(value or "").strip()
     if not typed:
         return ""
-    text = typed.replace("(0)", "")
-    if not _PHONE_CHARS_RE.fullmatch(text):
-        raise ValidationError(f"{label} '{typed}' may hold only digits, spaces, dashes, dots, brackets "
-                              "and a leading +.", field=field)
-    text = re.sub(r"[\s().\-/]", "", text)
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    if not text.startswith("+"):
-        raise ValidationError(f"{label} '{typed}' needs its country code: start it with + (or 00), "
-                              "e.g. +44 20 7123 4567.", field=field)
-    digits = text[1:]
-    if "+" in digits:
-        raise ValidationError(f"{label} '{typed}' has a + in the middle; only the first character may be +.", field=field)
-    if digits.startswith("0"):
-        raise ValidationError(f"{label} '{typed}': country codes never start with 0; drop the 0 after the "
-                              "country code, or write it as (0).", field=field)
-    if not 7 <= len(digits) <= 15:
-        raise ValidationError(f"{label} '{typed}' has {len(digits)} digits; an international number has 7 to 15.",
-                              field=field)
-    return "+" + digits
+    n = _parse_phone(typed, region, field, label)
+    stored = phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
+    return f"{stored};ext={n.extension}" if n.extension else stored
+
+
+@functools.lru_cache(maxsize=4096)
+def format_phone(stored: str) -> str:
+    """A stored number as the forms and lists show it: "+442071234567;ext=12" ->
+    "+44 20 7123 4567 ext. 12". A value this version would not have stored (written
+    before numbers were checked) is shown as it is."""
+    number, _, ext = (stored or "").partition(";ext=")
+    try:
+        n = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return stored or ""
+    if not phonenumbers.is_valid_number(n) or phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164) \
+            != number or (ext and not ext.isdigit()):
+        return stored
+    shown = phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return f"{shown} ext. {ext}" if ext else shown
 
 
 def normalise_contact_type(value: str) -> str:
@@ -305,15 +489,18 @@ class ContactForm:
                  for f in fields(self)}
         return f"ContactForm({shown})"
 
-    def clean(self) -> dict[str, Any]:
-        """Column values (no password), or ValidationError naming the first wrong field."""
+    def clean(self, region: str | None = None) -> dict[str, Any]:
+        """Column values (no password), or ValidationError naming the first wrong field.
+
+        ``region``: the region national phone numbers are read in (see ``clean_form``,
+        which reads it from Settings > Options); None: they need their country code."""
         email, email_key = normalise_email(self.email)
         values = {
             "name": normalise_name(self.name),
             "email": email,
             "email_key": email_key,
-            "phone": normalise_phone(self.phone, "phone"),
-            "mobile": normalise_phone(self.mobile, "mobile"),
+            "phone": normalise_phone(self.phone, "phone", region),
+            "mobile": normalise_phone(self.mobile, "mobile", region),
             "contact_type": normalise_contact_type(self.contact_type),
             "auto_generate_password": _flag(self.auto_generate_password, "auto_generate_password",
                                             "Auto Generate Password"),
@@ -334,9 +521,23 @@ class ContactForm:
 VALUE_FIELDS = tuple(f.name for f in fields(ContactForm) if f.name != "password")
 
 
+def default_region(session: Session) -> str:
+    """Settings > Options: the region national phone numbers are read in."""
+    return options.get(session, "default-region")
+
+
+def clean_form(db: Database, form: ContactForm) -> dict[str, Any]:
+    """``form.clean`` with the default phone region read from Settings > Options."""
+    with db.read_session() as s:
+        region = default_region(s)
+    return form.clean(region)
+
+
 @dataclass(frozen=True)
 class ContactRecord:
-    """One contact as the edit form shows it."""
+    """One contact as the edit form shows it: ``phone`` and ``mobile`` as ``format_phone``
+    shows them ("+44 20 7123 4567 ext. 12"; the column holds "+442071234567;ext=12"),
+    which the form reads back as the same number."""
 
     id: int
     customer_id: int
@@ -366,12 +567,14 @@ class ContactRecord:
 def _record(c: Contact, company: str) -> ContactRecord:
     skip = {"company", "has_password"}
     values = {f.name: getattr(c, f.name) for f in fields(ContactRecord) if f.name not in skip}
+    values["phone"], values["mobile"] = format_phone(c.phone), format_phone(c.mobile)
     return ContactRecord(company=company, has_password=c.password_hash is not None, **values)
 
 
 @dataclass(frozen=True)
 class ContactRow:
-    """One line of Contacts or Global Contacts."""
+    """One line of Contacts or Global Contacts (phone and mobile as ``format_phone`` shows them;
+    sorting by them follows the stored E.164 form)."""
 
     id: int
     customer_id: int
@@ -394,6 +597,11 @@ _ROW_COLUMNS = (
 )
 
 
+def _row(values) -> ContactRow:
+    row = ContactRow(*values)
+    return dataclasses.replace(row, phone=format_phone(row.phone), mobile=format_phone(row.mobile))
+
+
 # ---------------------------------------------------------------------------
 # reads
 # ---------------------------------------------------------------------------
@@ -410,7 +618,7 @@ def list_contacts(session: Session, customer_id: int) -> list[ContactRow]:
     """A customer's contacts by name."""
     stmt = (select(*_ROW_COLUMNS).join(Customer, Customer.id == Contact.customer_id)
             .where(Contact.customer_id == customer_id).order_by(Contact.search_text))
-    return [ContactRow(*row) for row in session.execute(stmt)]
+    return [_row(row) for row in session.execute(stmt)]
 
 
 #: Global Contacts sort keys -> ORDER BY columns (each list a total order)
@@ -503,7 +711,7 @@ def global_contacts_page(session: Session, search: str = "", sort_key: str = "na
     page = ids.order_by(*order).offset(offset).limit(limit).subquery("page")
     stmt = (select(*_ROW_COLUMNS).join_from(page, Contact, Contact.id == page.c.id)
             .join(Customer, Customer.id == Contact.customer_id).order_by(*order))
-    rows = [ContactRow(*row) for row in session.execute(stmt)]
+    rows = [_row(row) for row in session.execute(stmt)]
     if reverse:
         rows.reverse()
     return rows
@@ -514,21 +722,31 @@ def global_contacts_page(session: Session, search: str = "", sort_key: str = "na
 # ---------------------------------------------------------------------------
 
 
-def email_owner(session: Session, email_key: str, except_id: int | None = None) -> tuple[int, str] | None:
-    """(contact id, company) of the contact whose login is ``email_key``, if any."""
-    stmt = (select(Contact.id, Customer.name).join(Customer, Customer.id == Contact.customer_id)
-            .where(Contact.email_key == email_key))
+def _login_owner(session: Session, email_key: str, except_id: int | None = None):
+    """(id, name, email, company) of the contact whose login is ``email_key`` (also under
+    the key it had before keys held the ASCII domain), if any."""
+    stmt = (select(Contact.id, Contact.name, Contact.email, Customer.name)
+            .join(Customer, Customer.id == Contact.customer_id)
+            .where(Contact.email_key.in_(_legacy_keys(email_key))).order_by(Contact.id))
     if except_id is not None:
         stmt = stmt.where(Contact.id != except_id)
-    row = session.execute(stmt).first()
-    return None if row is None else (row[0], row[1])
+    return session.execute(stmt).first()
+
+
+def email_owner(session: Session, email_key: str, except_id: int | None = None) -> tuple[int, str] | None:
+    """(contact id, company) of the contact whose login is ``email_key``, if any."""
+    row = _login_owner(session, email_key, except_id)
+    return None if row is None else (row[0], row[3])
 
 
 def check_email_free(session: Session, email: str, email_key: str, except_id: int | None = None) -> None:
-    owner = email_owner(session, email_key, except_id)
+    """ConflictError naming the contact whose login ``email_key`` already is (``ann@müller.de``
+    and ``ann@xn--mller-kva.de`` are one login)."""
+    owner = _login_owner(session, email_key, except_id)
     if owner is not None:
-        raise ConflictError(f"{email} is already the login of contact {owner[0]} of {owner[1]}; every contact "
-                            "needs an email address of their own.", field="email")
+        cid, name, their_email, company = owner
+        raise ConflictError(f"{email} is already the login of contact {cid} ({name} <{their_email}>) of {company}; "
+                            "every contact needs an email address of their own.", field="email")
 
 
 def load_for_update(session: Session, contact_id: int) -> Contact:
@@ -554,13 +772,26 @@ def assign(contact: Contact, values: dict[str, Any]) -> list[str]:
     return changed
 
 
+def mail_address(email: str) -> str:
+    """The address to send mail to: with an ASCII local part, the domain in ASCII
+    ("ann@müller.de" -> "ann@xn--mller-kva.de"), which every SMTP server accepts; otherwise
+    the stored form (the server must then offer SMTPUTF8)."""
+    try:
+        v = email_validator.validate_email(email, check_deliverability=False, allow_smtputf8=True,
+                                           globally_deliverable=False, test_environment=False)
+    except email_validator.EmailNotValidError:
+        return email
+    return v.ascii_email or email
+
+
 def mail_password(uow: UnitOfWork, contact: Contact, password: str, smtp=None) -> None:
-    """Email ``password`` to the contact (a SEND entry in ``uow``); MailError when it fails."""
+    """Email ``password`` to the contact (a SEND entry in ``uow``); MailError when it fails.
+    The login in the message is the stored email; the envelope uses ``mail_address``."""
     from cxdesk.services import mail  # only when mailing: it loads the keyring
 
     settings = smtp or mail.SmtpSettings.load(uow.session)
-    mail.send_password_email(uow, settings, contact.email, contact.email, password, table=Contact.__tablename__,
-                             primary_key=contact.id, customer_id=contact.customer_id)
+    mail.send_password_email(uow, settings, mail_address(contact.email), contact.email, password,
+                             table=Contact.__tablename__, primary_key=contact.id, customer_id=contact.customer_id)
 
 
 def insert(uow: UnitOfWork, customer_id: int, values: dict[str, Any], *, typed_password: str = "",
@@ -594,7 +825,7 @@ def create_contact(db: Database, actor: Actor, customer_id: int, form: ContactFo
     one, the contact has no portal password until one is set.
     """
     actor.require("edit_contacts")
-    values = form.clean()
+    values = clean_form(db, form)
     screen_notes(values, confirm_warnings, form.password or None)
     with unit_of_work(db, actor, comment) as uow:
         contact = insert(uow, customer_id, values, typed_password=form.password, smtp=smtp)
@@ -608,7 +839,7 @@ def update_contact(db: Database, actor: Actor, contact_id: int, expected_version
     A typed password (auto generate unticked) replaces the current one; empty keeps it.
     """
     actor.require("edit_contacts")
-    values = form.clean()
+    values = clean_form(db, form)
     with unit_of_work(db, actor, comment) as uow:
         c = load_for_update(uow.session, contact_id)
         check_version(c, expected_version, f"contact {c.email}")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -78,6 +79,20 @@ def _port(value: str) -> str:
     return _positive_int(65535)(value)
 
 
+#: the regions phonenumbers has numbering plans for (ISO 3166 alpha-2 codes, plus AC, TA and XK)
+PHONE_REGIONS = tuple(sorted(phonenumbers.SUPPORTED_REGIONS))
+
+
+def _phone_region(value: str) -> str:
+    v = value.strip().upper()
+    if not v:
+        raise ValidationError("Choose the default phone region: a two-letter ISO 3166 code, e.g. GB, US or DE.")
+    if v not in PHONE_REGIONS:
+        raise ValidationError(f"'{value.strip()}' is not a country with a known numbering plan; type its two-letter "
+                              "ISO 3166 code, e.g. GB, US or DE.")
+    return v
+
+
 @dataclass(frozen=True)
 class OptionDef:
     key: str
@@ -111,6 +126,9 @@ DEFINITIONS: dict[str, OptionDef] = {d.key: d for d in [
               choices=("none", "starttls", "ssl")),
     OptionDef("smtp-user", "SMTP User", _text(200)),
     OptionDef("smtp-sender", "Sender Address", _email),
+    OptionDef("default-region", "Default phone region", _phone_region, "GB",
+              "country whose national numbers (typed without + or 00) contacts' phones are read in",
+              choices=PHONE_REGIONS),
 ]}
 
 

@@ -100,7 +100,7 @@ def schedule_contact_change(db: Database, actor: Actor, form: contacts.ContactFo
         raise ValidationError("A typed password cannot be delayed (it would have to be stored until then); "
                               "save now, or tick Auto Generate Password to have one generated and emailed "
                               "when the change is applied.", field="password")
-    values = form.clean()
+    values = contacts.clean_form(db, form)
     with unit_of_work(db, actor, comment) as uow:
         s = uow.session
         if contact_id is None:

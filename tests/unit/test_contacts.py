@@ -74,7 +74,8 @@ def test_phone_numbers_are_stored_in_international_form(typed, stored):
 def test_emails_keep_their_local_part_and_get_a_lower_case_key():
     assert contacts.normalise_email(" Ann.Smith+noc@Example.COM ") == \
         ("Ann.Smith+noc@example.com", "ann.smith+noc@example.com")
-    assert contacts.normalise_email("ann@Bücher.example")[1] == "ann@bücher.example"
+    # the key holds the domain in ASCII (punycode): one login however the domain is written
+    assert contacts.normalise_email("ann@Bücher.example") == ("ann@bücher.example", "ann@xn--bcher-kva.example")
 
 
 def test_ip_whitelist_is_normalised_one_per_line():
@@ -120,10 +121,12 @@ def test_notes_that_look_like_credentials_are_warned_about(text, shown):
 def test_create_with_a_typed_password(db, staff, make_customer):
     acme = make_customer(db, "Acme")
     rec = contacts.create_contact(db, staff, acme, form(
-        email="Ann.Smith@ACME.example", mobile="+44 7700 900123", contact_type="billing",
+        email="Ann.Smith@ACME.example", mobile="+44 7400 123456", contact_type="billing",
         public_notes="Prefers email", private_notes="VIP", email_verified=True, ip_whitelist="203.0.113.0/24"))
     assert (rec.company, rec.name, rec.email, rec.phone, rec.mobile, rec.contact_type) == \
-        ("Acme", "Ann Smith", "Ann.Smith@acme.example", "+442071234567", "+447700900123", "Billing")
+        ("Acme", "Ann Smith", "Ann.Smith@acme.example", "+44 20 7123 4567", "+44 7400 123456", "Billing")
+    with db.read_session() as s:  # stored in E.164, shown formatted
+        assert (s.get(Contact, rec.id).phone, s.get(Contact, rec.id).mobile) == ("+442071234567", "+447400123456")
     assert (rec.email_verified, rec.mobile_verified, rec.ip_whitelist, rec.has_password) == \
         (True, False, "203.0.113.0/24", True)
     assert passwords.verify_password(PASSWORD, stored_hash(db, rec.id))
@@ -146,7 +149,8 @@ def test_emails_are_unique_across_all_customers_regardless_of_case(db, staff, ma
     with pytest.raises(ConflictError) as e:
         contacts.create_contact(db, staff, beta, form(email="ANN.SMITH@acme.example", name="Other Ann"))
     assert e.value.field == "email"
-    assert str(e.value) == (f"ANN.SMITH@acme.example is already the login of contact {first.id} of Acme; "
+    assert str(e.value) == (f"ANN.SMITH@acme.example is already the login of contact {first.id} "
+                            "(Ann Smith <ann.smith@acme.example>) of Acme; "
                             "every contact needs an email address of their own.")
     assert snapshot(db) == before
     other = contacts.create_contact(db, staff, beta, form(email="bob@beta.example", name="Bob"))
@@ -169,10 +173,10 @@ MALFORMED = [
     (dict(email="a..b@example.com"), "email", "is not an email address"),
     (dict(email="ann@-example.com"), "email", "is not an email address"),
     (dict(email="a" * 250 + "@x.example"), "email", "too long"),
-    (dict(phone="020 7123 4567"), "phone", "needs its country code"),
-    (dict(phone="+44 20 7123 4567 ext 5"), "phone", "may hold only digits"),
-    (dict(phone="+12"), "phone", "has 2 digits; an international number has 7 to 15"),
-    (dict(phone="+0 20 7123 4567"), "phone", "country codes never start with 0"),
+    (dict(phone="+999 123 4567"), "phone", "does not start with a known country code"),
+    (dict(phone="+44 20 CALL ME"), "phone", "may hold only digits"),
+    (dict(phone="+12"), "phone", "is not a phone number"),
+    (dict(phone="+0 20 7123 4567"), "phone", "does not start with a known country code"),
     (dict(phone="+44+20 7123 4567"), "phone", "has a + in the middle"),
     (dict(mobile="+44 7700 900 123 456 789"), "mobile", "The mobile number"),
     (dict(contact_type="Boss"), "contact_type", "is not one of: General, Billing, Technical, Sales, NOC"),
@@ -186,7 +190,7 @@ MALFORMED = [
     (dict(auto_generate_password=True), "password", "Untick Auto Generate Password"),
     (dict(password="short"), "password", "too short"),
     (dict(password="ann.smith@acme.example"), "password", "must not be the email address"),
-    (dict(password="qwertyuiop"), "password", "common passwords"),
+    (dict(password="qwertyuiop"), "password", "This password is too easy to guess"),
     (dict(email_verified="yes"), "email_verified", "must be ticked or not"),
     (dict(public_notes=f"Temporary: {PASSWORD}"), "public_notes", "contain the contact's password"),
 ]
@@ -212,7 +216,7 @@ def test_update_saves_only_what_changed(db, staff, make_customer):
     assert same.version == rec.version and len(audit(db)) == 1
     new = contacts.update_contact(db, staff, rec.id, rec.version,
                                   dataclasses.replace(rec.form(), phone="+1 415 555 0100", contact_type="NOC"))
-    assert (new.phone, new.contact_type, new.version) == ("+14155550100", "NOC", rec.version + 1)
+    assert (new.phone, new.contact_type, new.version) == ("+1 415-555-0100", "NOC", rec.version + 1)
     assert audit(db)[-1].message == f"Updated contact {rec.id} (ann.smith@acme.example): contact_type, phone"
     assert passwords.verify_password(PASSWORD, stored_hash(db, rec.id))  # untouched without a typed one
     again = contacts.update_contact(db, staff, rec.id, new.version,

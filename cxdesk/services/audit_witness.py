@@ -16,10 +16,12 @@ A witness only moves forward, and only to a head that extends the one it had.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -79,9 +81,16 @@ def save(database: str, head: Head) -> None:
         return
     path = witness_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"database": database, **asdict(head)}), encoding="utf-8")
-    os.replace(tmp, path)
+    # a temp file of its own: threads and processes of this workstation may save at once
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps({"database": database, **asdict(head)}))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def check(session: Session, seen: Head | None) -> WitnessCheck:

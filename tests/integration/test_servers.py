@@ -134,6 +134,8 @@ def test_keyring_round_trip(secret_service):
     import keyring
     from keyring.backends import SecretService
 
+    servers.reset_python_keyring()  # choose again for this env, whatever ran before in this worker
+
     assert os.environ["DBUS_SESSION_BUS_ADDRESS"] == secret_service.env["DBUS_SESSION_BUS_ADDRESS"]
     assert isinstance(keyring.get_keyring(), SecretService.Keyring)
     assert not secret_service.is_locked()
@@ -168,8 +170,11 @@ def test_tests_without_keyring_fixture_see_no_keyring():
 def test_no_dbus_fails_cleanly(no_keyring):
     import keyring
     import secretstorage
+
     from keyring.backends import SecretService, fail
     from keyring.errors import NoKeyringError
+
+    servers.reset_python_keyring()  # choose again for this env, whatever ran before in this worker
 
     assert os.environ["DBUS_SESSION_BUS_ADDRESS"] == no_keyring["DBUS_SESSION_BUS_ADDRESS"]
     # keyring's own choice falls back to the "fail" backend, which raises on use ...

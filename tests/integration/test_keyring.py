@@ -124,9 +124,14 @@ def test_python_keyring_plaintext_backends_are_never_used(no_keyring, monkeypatc
             (tmp_path / "plain.txt").write_text(password)
 
     monkeypatch.setattr(keyring, "get_keyring", lambda: FileKeyring())
-    with pytest.raises(KeyringUnavailable):
-        secrets.set_secret("smtp", "Plaintext-Never-1")
-    assert not (tmp_path / "plain.txt").exists()
+    try:
+        with pytest.raises(KeyringUnavailable):
+            secrets.set_secret("smtp", "Plaintext-Never-1")
+        assert not (tmp_path / "plain.txt").exists()
+    finally:  # keyring registers every backend class for good: later tests must not see this one
+        from keyring.backend import KeyringBackend
+
+        KeyringBackend._classes.discard(FileKeyring)
 
 
 def test_subprocess_env_points_at_the_test_keyring(secret_service):

@@ -55,7 +55,7 @@ def self_test(app: QApplication, db: Database, settings: QSettings) -> int:
 
         def write_and_verify(job):
             options.set_value(job.db, actor, "company-name", "Self-test Carrier Ltd", "self-test")
-            with job.db.read_session() as s:
+            with job.read() as s:
                 if options.get(s, "company-name") != "Self-test Carrier Ltd":
                     raise RuntimeError("the audited write did not persist")
                 return audit_chain.verify(s)

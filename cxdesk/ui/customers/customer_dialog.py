@@ -133,7 +133,7 @@ class CustomerDialog(QDialog):
                     return svc.update_customer(job.db, job.actor, customer_id, version, form, comment)
                 except UserError as exc:  # the current version, for the conflict message
                     try:
-                        with job.db.read_session() as s:
+                        with job.read() as s:
                             exc.current_version = svc.get_customer(s, customer_id).version
                     except UserError:  # deleted meanwhile
                         pass

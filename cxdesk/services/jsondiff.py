@@ -16,24 +16,33 @@ Rules:
   changes inside it. Other arrays are aligned with difflib, so inserting one item in the
   middle is one ``add``; items in a replaced run are compared pairwise.
 - Change values refer to the input documents (not copied); ``apply`` copies.
+
+The side-by-side text is ``json.dumps(indent=2, sort_keys=True, ensure_ascii=False)``
+made for reading: a string holding line breaks is shown one line per line (its ``\\n``
+escapes become real line breaks, the next line indented under the opening quote), and
+characters that would be invisible or rearrange the text (controls, bidi overrides,
+zero-width and separator characters) are shown as ``\\uXXXX`` escapes. The text stays a
+JSON reading of the value: join a string's lines with ``\\n`` and it parses back.
+Changed lines carry word-level spans; when the two values share too little (a
+similarity below ``WORD_RATIO``), the whole differing part is one span.
 """
 from __future__ import annotations
 
 import copy
 import json
 import math
+import re
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import zip_longest
 from json.encoder import encode_basestring  # the ensure_ascii=False string encoder
-from os.path import commonprefix
 from typing import Any, Literal, NamedTuple
 
 __all__ = [
     "Change", "Path", "Row", "SideBySide",
-    "apply", "diff", "format_path", "side_by_side", "text_report", "to_json_ops",
+    "apply", "diff", "format_path", "side_by_side", "text_report", "to_json_ops", "visible",
 ]
 
 Path = tuple[str | int, ...]
@@ -41,7 +50,16 @@ Op = Literal["add", "remove", "replace"]
 Kind = Literal["same", "added", "removed", "changed", "fold"]
 Spans = tuple[tuple[int, int], ...]
 
-_SPAN_LIMIT = 1000  # differing middles longer than this get one span (difflib is slow)
+_TOKEN_LIMIT = 2000  # differing middles with more tokens get one span (difflib is slow)
+WORD_RATIO = 0.5  # below this similarity a changed value is highlighted whole
+# Cc, Cf, Zl, Zp and Cs (Unicode 14); a test checks it still covers this Python's tables
+_INVISIBLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f]")
+# an escape (\uXXXX or \x), a word, a run of white space, or any other single character
+_TOKEN = re.compile(r"\\u[0-9a-fA-F]{4}|\\.|\w+|\s+|.", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +260,7 @@ def text_report(changes: Iterable[Change]) -> str:
 
 class Row(NamedTuple):
     """One aligned row. ``left``/``right`` is None for a filler; ``*_no`` are 1-based
-    line numbers in each pretty-printed document; spans are (start, end) str indices
+    line numbers in each side's display lines; spans are (start, end) str indices
     into the line text (code points, not UTF-16 units)."""
 
     left: str | None
@@ -267,8 +285,9 @@ class SideBySide:
 
 def side_by_side(before: Any, after: Any, only_changes: bool = False,
                  context: int = 3) -> SideBySide:
-    """Both documents as ``json.dumps(indent=2, sort_keys=True, ensure_ascii=False)``
-    lines, aligned structurally. A missing document shows no lines."""
+    """Both documents as display lines (``json.dumps(indent=2, sort_keys=True,
+    ensure_ascii=False)``, multi-line strings as lines, invisible characters escaped; see
+    the module's docstring), aligned structurally. A missing document shows no lines."""
     builder = _Builder()
     builder.walk({} if before is None else before, {} if after is None else after,
                  "", "", "", "", ())
@@ -295,11 +314,26 @@ _CONSTANTS = {None: "null", True: "true", False: "false"}  # 1/0 never reach the
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
+def visible(text: str) -> str:
+    """``text`` with every control, format (bidi, zero-width), separator and surrogate
+    character written as a JSON escape, so nothing in it is invisible or reorders it."""
+    return text if text.isprintable() else _INVISIBLE.sub(_escape, text)  # the fast test first
+
+
+def _escape(match: re.Match[str]) -> str:
+    return json.dumps(match.group())[1:-1]  # \uXXXX, a surrogate pair for astral ones
+
+
+def _literal(text: str) -> str:
+    """A string as json.dumps(ensure_ascii=False) writes it, made visible."""
+    return visible(encode_basestring(text))
+
+
 def _scalar(value: Any) -> str:
     """The value as json.dumps(ensure_ascii=False) writes it, without its overhead."""
     kind = type(value)
     if kind is str:
-        return encode_basestring(value)
+        return _literal(value)
     if kind is int:
         return int.__repr__(value)
     if kind is bool or value is None:
@@ -309,34 +343,72 @@ def _scalar(value: Any) -> str:
     return json.dumps(value)  # NaN, Infinity; a TypeError for non-JSON values
 
 
+def _multiline(value: Any) -> bool:
+    return type(value) is str and "\n" in value
+
+
+def _string_lines(text: str, pad: str, prefix: str, comma: str) -> list[str]:
+    """A string with line breaks, one display line per line of it."""
+    parts = [_literal(part)[1:-1] for part in text.split("\n")]
+    indent = " " * (len(pad) + len(prefix) + 1)  # under the first character after the quote
+    return ([f'{pad}{prefix}"{parts[0]}'] + [indent + part for part in parts[1:-1]]
+            + [f'{indent}{parts[-1]}"{comma}'])
+
+
 def _lines(value: Any, pad: str, prefix: str, comma: str) -> list[str]:
+    """The value's display lines (json.dumps with indent=2, sort_keys and line breaks)."""
+    if _multiline(value):
+        return _string_lines(value, pad, prefix, comma)
     if not isinstance(value, (dict, list)):
         return [pad + prefix + _scalar(value) + comma]
-    lines = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).split("\n")
-    out = [pad + prefix + lines[0]] + [pad + line for line in lines[1:]]
-    out[-1] += comma
+    opener, closer = "{}" if isinstance(value, dict) else "[]"
+    if not value:
+        return [pad + prefix + opener + closer + comma]
+    items = ([(_key(k), value[k]) for k in sorted(value)] if isinstance(value, dict)
+             else [("", item) for item in value])
+    out = [pad + prefix + opener]
+    for n, (key, item) in enumerate(items):
+        out += _lines(item, pad + "  ", key, "," if n < len(items) - 1 else "")
+    out.append(pad + closer + comma)
     return out
 
 
-def _spans(x: str, y: str, offset: int) -> tuple[Spans, Spans]:
-    """Differing character ranges: common head and tail trimmed, difflib on the middle
-    unless it is long (then the whole middle is one span)."""
-    head = len(commonprefix([x, y]))
-    tail = len(commonprefix([x[head:][::-1], y[head:][::-1]]))
-    mid_x, mid_y = x[head:len(x) - tail], y[head:len(y) - tail]
-    start = offset + head
-    if len(mid_x) + len(mid_y) > _SPAN_LIMIT:
-        opcodes = [("replace", 0, len(mid_x), 0, len(mid_y))]
-    else:
-        opcodes = SequenceMatcher(None, mid_x, mid_y, autojunk=False).get_opcodes()
-    left, right = [], []
-    for tag, i1, i2, j1, j2 in opcodes:
-        if tag != "equal":
-            if i2 > i1:
-                left.append((start + i1, start + i2))
-            if j2 > j1:
-                right.append((start + j1, start + j2))
-    return tuple(left), tuple(right)
+def _key(key: str) -> str:
+    return _literal(key) + ": "
+
+
+def _spans(x: str, y: str) -> tuple[Spans, Spans]:
+    """The differing words of two lines: common head and tail trimmed, difflib on the
+    tokens of the middle. When the middles share less than WORD_RATIO of their characters
+    (or are long), the whole middle is one span: "Technical" -> "Billing" is one change,
+    not a few letters."""
+    tx, ty = _TOKEN.findall(x), _TOKEN.findall(y)
+    head = 0
+    while head < min(len(tx), len(ty)) and tx[head] == ty[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(tx), len(ty)) - head and tx[-1 - tail] == ty[-1 - tail]:
+        tail += 1
+    mid_x, mid_y = tx[head:len(tx) - tail], ty[head:len(ty) - tail]
+    start_x, start_y = sum(map(len, tx[:head])), sum(map(len, ty[:head]))
+    opcodes = [("replace", 0, len(mid_x), 0, len(mid_y))]
+    if mid_x and mid_y and len(mid_x) + len(mid_y) <= _TOKEN_LIMIT:
+        matcher = SequenceMatcher(None, mid_x, mid_y, autojunk=False)
+        shared = sum(len(t) for i, _, size in matcher.get_matching_blocks()
+                     for t in mid_x[i:i + size])
+        size_x, size_y = sum(map(len, mid_x)), sum(map(len, mid_y))
+        if 2 * shared >= WORD_RATIO * (size_x + size_y):
+            opcodes = matcher.get_opcodes()
+    return (_char_spans(mid_x, start_x, [(i1, i2) for tag, i1, i2, _, _ in opcodes if tag != "equal"]),
+            _char_spans(mid_y, start_y, [(j1, j2) for tag, _, _, j1, j2 in opcodes if tag != "equal"]))
+
+
+def _char_spans(tokens: list[str], start: int, runs: list[tuple[int, int]]) -> Spans:
+    """Token index runs as character (start, end) ranges; empty runs are left out."""
+    ends = [start]
+    for token in tokens:
+        ends.append(ends[-1] + len(token))
+    return tuple((ends[i1], ends[i2]) for i1, i2 in runs if i2 > i1)
 
 
 class _Builder:
@@ -369,6 +441,10 @@ class _Builder:
     def walk(self, b: Any, a: Any, pad: str, prefix: str, cb: str, ca: str,
              path: Path) -> None:
         if type(b) in _SCALARS and _same_scalar(b, a):
+            if _multiline(b):
+                for left, right in zip(_lines(b, pad, prefix, cb), _lines(a, pad, prefix, ca)):
+                    self.row(left, right, "same")
+                return
             text = pad + prefix + _scalar(b)
             self.row(text + cb, text + ca, "same")
             return
@@ -393,10 +469,7 @@ class _Builder:
             else:
                 self.row(None, pad + closer + ca, "added", where)
         elif type(b) is str and type(a) is str:
-            x, y = _scalar(b), _scalar(a)
-            spans = _spans(x, y, len(pad) + len(prefix))
-            self.row(pad + prefix + x + cb, pad + prefix + y + ca, "changed", format_path(path),
-                     *spans)
+            self.text(b, a, pad, prefix, cb, ca, format_path(path))
         else:
             where = format_path(path)
             for left, right in zip_longest(_lines(b, pad, prefix, cb), _lines(a, pad, prefix, ca)):
@@ -404,11 +477,30 @@ class _Builder:
                               else "removed" if right is None else "added")
                 self.row(left, right, kind, where)
 
+    def text(self, b: str, a: str, pad: str, prefix: str, cb: str, ca: str, where: str) -> None:
+        """A changed string: one row, or its lines aligned by difflib when either has
+        line breaks (equal lines are "same" rows, paired lines get word spans)."""
+        left, right = _lines(b, pad, prefix, ""), _lines(a, pad, prefix, "")
+        opcodes = [("replace", 0, 1, 0, 1)] if len(left) == len(right) == 1 else \
+            SequenceMatcher(None, b.split("\n"), a.split("\n")).get_opcodes()
+        for tag, i1, i2, j1, j2 in opcodes:
+            pairs = zip(range(i1, i2), range(j1, j2)) if tag == "equal" else \
+                zip_longest(range(i1, i2), range(j1, j2))
+            for i, j in pairs:
+                x = None if i is None else left[i] + (cb if i == len(left) - 1 else "")
+                y = None if j is None else right[j] + (ca if j == len(right) - 1 else "")
+                if x is None or y is None:
+                    self.row(x, y, "removed" if y is None else "added", where)
+                elif left[i] == right[j]:
+                    self.row(x, y, "same")
+                else:
+                    self.row(x, y, "changed", where, *_spans(left[i], right[j]))
+
     def dict_items(self, b: dict[str, Any], a: dict[str, Any], pad: str, path: Path) -> None:
         last_b = max(b) if b else None
         last_a = max(a) if a else None
         for k in sorted(b.keys() | a.keys()):
-            prefix = encode_basestring(k) + ": "
+            prefix = _key(k)
             cb = "" if k == last_b else ","
             ca = "" if k == last_a else ","
             if k in b and k in a:

@@ -4,12 +4,15 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
+import sys
+import unicodedata
 from typing import Any
 
 import pytest
 
 from cxdesk.services.jsondiff import (
-    Change, Row, apply, diff, format_path, side_by_side, text_report, to_json_ops,
+    Change, Row, apply, diff, format_path, side_by_side, text_report, to_json_ops, visible,
 )
 
 
@@ -275,8 +278,10 @@ def test_random_pairs_round_trip(seed: int) -> None:
 def test_random_pairs_side_by_side_shows_both_documents(seed: int) -> None:
     for before, after in random_pairs(seed, 100):
         view = side_by_side(before, after)
-        assert [r.left for r in view.rows if r.left is not None] == pretty(before)
-        assert [r.right for r in view.rows if r.right is not None] == pretty(after)
+        for side, doc in (("left", before), ("right", after)):
+            lines = [getattr(r, side) for r in view.rows if getattr(r, side) is not None]
+            assert (parse_display(lines) if lines else None) == canon(doc), side
+            assert not any(UNSAFE.search(line) for line in lines)
         assert_rows_consistent(view.rows)
         for change in diff(before, after):
             assert format_path(change.path) in view.path_rows
@@ -286,6 +291,35 @@ def test_random_pairs_side_by_side_shows_both_documents(seed: int) -> None:
         assert set(folded.path_rows) == set(view.path_rows)
         for path, n in folded.path_rows.items():
             assert folded.rows[n].path is not None and path.startswith(folded.rows[n].path)
+
+
+UNSAFE = re.compile("[\x00-\x1f\x7f\u2028\u2029\u202e]")
+
+
+def parse_display(lines: list[str]) -> str:
+    """The display lines read back as JSON (``canon`` of it): a line ending inside a string
+    goes on in the next line, after the indent under that string's opening quote."""
+    text, indent, in_string = [], None, False
+    for line in lines:
+        if indent is None:
+            text.append("\n" + line)
+            start = 0
+        else:
+            assert line[:indent] == " " * indent, line
+            text.append("\\n" + line[indent:])
+            start = indent
+        escaped = False
+        for column in range(start, len(line)):
+            if escaped:
+                escaped = False
+            elif in_string and line[column] == "\\":
+                escaped = True
+            elif line[column] == '"':
+                in_string = not in_string
+                opened = column + 1
+        indent = opened if in_string else None
+    assert not in_string
+    return canon(json.loads("".join(text)))
 
 
 def assert_rows_consistent(rows: list[Row]) -> None:
@@ -406,46 +440,121 @@ def test_nested_object_added_covers_all_its_lines() -> None:
     assert [r.left for r in rows_for(removed, "b")] == [r.right for r in rows]
 
 
-def test_changed_string_spans_mark_the_differing_characters() -> None:
+def spans_of(row: Row) -> tuple[list[str], list[str]]:
+    return ([row.left[s:e] for s, e in row.left_spans], [row.right[s:e] for s, e in row.right_spans])
+
+
+def test_changed_string_spans_mark_the_differing_words() -> None:
     view = side_by_side(contacts((1, "a@x.com")), contacts((1, "b@x.com")))
     row = view.rows[view.path_rows["contacts[0].email"]]
     assert row.kind == "changed"
     assert (row.left, row.right) == ('      "email": "a@x.com",', '      "email": "b@x.com",')
-    assert [row.left[s:e] for s, e in row.left_spans] == ["a"]
-    assert [row.right[s:e] for s, e in row.right_spans] == ["b"]
+    assert spans_of(row) == (["a"], ["b"])
     row = side_by_side({"s": "call 0044 back at 5pm"}, {"s": "call 0033 back at 6pm"}).rows[1]
-    assert [row.left[s:e] for s, e in row.left_spans] == ["44", "5"]
-    assert [row.right[s:e] for s, e in row.right_spans] == ["33", "6"]
+    assert spans_of(row) == (["0044", "5pm"], ["0033", "6pm"])
+
+
+def test_short_values_that_share_little_are_one_whole_change() -> None:
+    view = side_by_side({"dept": "Technical", "name": "Acme Telecom Ltd", "n": "call back at 5pm"},
+                        {"dept": "Billing", "name": "Beta Voice Ltd", "n": "sent invoice 42 by post"})
+    assert spans_of(view.rows[view.path_rows["dept"]]) == (["Technical"], ["Billing"])
+    assert spans_of(view.rows[view.path_rows["name"]]) == (["Acme Telecom"], ["Beta Voice"])
+    assert spans_of(view.rows[view.path_rows["n"]]) == (["call back at 5pm"], ["sent invoice 42 by post"])
+    # enough in common (the month and the year): only the changed word
+    row = side_by_side({"d": "due 1 March 2024"}, {"d": "due 15 March 2024"}).rows[1]
+    assert spans_of(row) == (["1"], ["15"])
 
 
 def test_spans_with_emoji_and_masked_secrets() -> None:
     view = side_by_side({"s": "********", "t": "hi 😀 there"},
                         {"s": "******** (changed)", "t": "hi 😃 there"})
     s_row = view.rows[view.path_rows["s"]]
-    assert s_row.left_spans == ()
-    assert [s_row.right[a:b] for a, b in s_row.right_spans] == [" (changed)"]
-    t_row = view.rows[view.path_rows["t"]]
-    assert [t_row.left[a:b] for a, b in t_row.left_spans] == ["😀"]
-    assert [t_row.right[a:b] for a, b in t_row.right_spans] == ["😃"]
+    assert spans_of(s_row) == ([], [" (changed)"])
+    assert spans_of(view.rows[view.path_rows["t"]]) == (["😀"], ["😃"])
 
 
 def test_spans_in_escaped_and_long_strings() -> None:
-    view = side_by_side({"q": 'say "hi"\n'}, {"q": 'say "ho"\n'})
+    view = side_by_side({"q": 'say "hi"\t'}, {"q": 'say "ho"\t'})
     row = view.rows[1]
-    assert row.left == '  "q": "say \\"hi\\"\\n"'
-    assert [row.left[a:b] for a, b in row.left_spans] == ["i"]
-    assert [row.right[a:b] for a, b in row.right_spans] == ["o"]
-    long_before, long_after = "a" * 3000 + "X" + "b" * 3000, "a" * 3000 + "YZ" + "b" * 3000
+    assert row.left == '  "q": "say \\"hi\\"\\t"'
+    assert spans_of(row) == (["hi"], ["ho"])
+    words = [f"w{n}" for n in range(1500)]
+    long_before, long_after = " ".join(words + ["X"] + words), " ".join(words + ["YZ"] + words)
     row = side_by_side({"s": long_before}, {"s": long_after}).rows[1]
-    assert [row.left[a:b] for a, b in row.left_spans] == ["X"]
-    assert [row.right[a:b] for a, b in row.right_spans] == ["YZ"]
-    rng = random.Random(7)  # long strings differing all over: one span around the middle
-    noise = "".join(rng.choice("abc") for _ in range(3000))
-    row = side_by_side({"s": "<" + noise + ">"}, {"s": "<" + noise[::-1] + ">"}).rows[1]
+    assert spans_of(row) == (["X"], ["YZ"])
+    # long strings differing all over: one span around the middle
+    row = side_by_side({"s": "<" + " ".join(words) + ">"}, {"s": "<" + " ".join(words[::-1]) + ">"}).rows[1]
     (ls, le), = row.left_spans
-    (rs, re), = row.right_spans
+    (rs, re_), = row.right_spans
     assert row.left[:ls].endswith('"<') and row.left[le:] == '>"'
-    assert row.right[:rs].endswith('"<') and row.right[re:] == '>"'
+    assert row.right[:rs].endswith('"<') and row.right[re_:] == '>"'
+
+
+NOTE_BEFORE = "Customer called.\nAsked for refund.\nOK"
+NOTE_AFTER = "Customer called.\nAsked for a refund of 12.50.\nApproved by Ann.\nOK"
+
+
+def test_multi_line_strings_are_aligned_line_by_line() -> None:
+    view = side_by_side({"a": 1, "note": NOTE_BEFORE}, {"a": 1, "note": NOTE_AFTER})
+    assert [(r.left_no, r.left, r.right_no, r.right, r.kind) for r in view.rows] == [
+        (1, "{", 1, "{", "same"),
+        (2, '  "a": 1,', 2, '  "a": 1,', "same"),
+        (3, '  "note": "Customer called.', 3, '  "note": "Customer called.', "same"),
+        (4, "           Asked for refund.", 4, "           Asked for a refund of 12.50.", "changed"),
+        (None, None, 5, "           Approved by Ann.", "added"),
+        (5, '           OK"', 6, '           OK"', "same"),
+        (6, "}", 7, "}", "same"),
+    ]
+    assert view.path_rows == {"note": 3}
+    assert spans_of(view.rows[3]) == ([], ["a ", " of 12.50"])
+    assert_rows_consistent(view.rows)
+    folded = side_by_side({"note": "\n".join(map(str, range(20)))},
+                          {"note": "\n".join(map(str, range(19))) + "\nlast"}, only_changes=True, context=1)
+    assert [r.kind for r in folded.rows] == ["fold", "same", "changed", "same"]
+    assert (folded.rows[2].left, folded.rows[2].right) == ('           19"', '           last"')
+
+
+def test_a_line_break_added_to_a_one_line_string() -> None:
+    view = side_by_side({"s": "abc"}, {"s": "abc\n"})
+    assert [(r.left, r.right, r.kind) for r in view.rows[1:-1]] == [
+        ('  "s": "abc"', '  "s": "abc', "changed"),
+        (None, '        "', "added"),
+    ]
+    assert spans_of(view.rows[1]) == (['"'], [])
+
+
+def test_multi_line_strings_inside_unchanged_and_added_values() -> None:
+    doc = {"l": ["x\ny", {"k": "1\n2"}]}
+    view = side_by_side(doc, {**doc, "new": {"m": "p\r\nq"}})
+    assert [r.left for r in view.rows if r.left is not None] == [
+        "{", '  "l": [', '    "x', '     y",', "    {", '      "k": "1', '            2"', "    }", "  ]", "}"]
+    assert [r.right for r in view.rows if r.kind == "added"] == [
+        '  "new": {', '    "m": "p\\r', '          q"', "  }"]
+
+
+@pytest.mark.parametrize("hostile, shown", [
+    ("<b>bold</b> <script>x()</script>", "<b>bold</b> <script>x()</script>"),
+    ("abc\u202edef", "abc\\u202edef"),  # right-to-left override
+    ("a\u2066b\u2069\u200bc\ufeff", "a\\u2066b\\u2069\\u200bc\\ufeff"),  # isolates, zero width
+    ("bell\x07 esc\x1b[31m del\x7f c1\x85", "bell\\u0007 esc\\u001b[31m del\\u007f c1\\u0085"),
+    ("para\u2029sep\u2028line", "para\\u2029sep\\u2028line"),
+    ("tag\U000e0041", "tag\\udb40\\udc41"),
+])
+def test_hostile_text_is_shown_with_visible_escapes(hostile: str, shown: str) -> None:
+    view = side_by_side({hostile: hostile}, {hostile: hostile + "!"})
+    row = view.rows[1]
+    assert row.left == f'  "{shown}": "{shown}"'
+    assert row.right == f'  "{shown}": "{shown}!"'
+    assert json.loads("{" + row.left + "}") == {hostile: hostile}
+    assert visible(hostile) == shown
+
+
+def test_the_invisible_characters_cover_this_pythons_unicode_tables() -> None:
+    hidden = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+    missing = [hex(c) for c in range(sys.maxunicode + 1)
+               if unicodedata.category(chr(c)) in hidden and visible(chr(c)) == chr(c)]
+    assert missing == []
+    assert visible("plain é 日本 😀 \u00a0") == "plain é 日本 😀 \u00a0"
 
 
 def test_changed_non_strings_and_type_changes() -> None:

@@ -1,7 +1,9 @@
 """View Difference: an audit entry's record before and after, side by side.
 
 The entry is read through ``ctx.ops`` (the dialog opens at once and fills in when the
-worker has it); the two panes scroll together and the changed paths jump to their line.
+worker has it); the two panes (diff_pane.py) scroll together, the changed paths jump to
+their line, and F7 / Shift+F7 (or the toolbar) step through the changes, "Change 3 of 7".
+Everything from the entry is shown as plain text, its invisible characters escaped.
 """
 from __future__ import annotations
 
@@ -9,20 +11,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFontDatabase, QGuiApplication, QTextCharFormat, QTextCursor
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QCheckBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QSplitter,
-    QTextEdit, QVBoxLayout, QWidget,
+    QCheckBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter, QStyle, QToolBar,
+    QVBoxLayout, QWidget,
 )
 
 from cxdesk.services import audit_log, jsondiff
+from cxdesk.ui.audit.diff_pane import CHANGE_KINDS, DiffColours, DiffPane
 from cxdesk.ui.kit.window import PersistentDialog
-
-_BACKGROUND = {"added": QColor(220, 245, 220), "removed": QColor(250, 222, 222),
-               "changed": QColor(253, 243, 208), "fold": QColor(232, 232, 240)}
-_SPAN = {"added": QColor(160, 225, 160), "removed": QColor(240, 170, 170), "changed": QColor(245, 215, 140)}
-_FILLER = QColor(242, 242, 242)
 
 
 @dataclass(frozen=True)
@@ -50,54 +48,31 @@ def read_entry(session, entry_id: int) -> EntryDiff:
     )
 
 
-def _utf16(text: str, index: int) -> int:
-    """A code point index of ``text`` as a Qt (UTF-16) position."""
-    return len(text[:index].encode("utf-16-le")) // 2
+def hunks(rows: list[jsondiff.Row]) -> list[tuple[int, int]]:
+    """(first, last) row of each run of changed rows: the steps of F7."""
+    out: list[tuple[int, int]] = []
+    for n, row in enumerate(rows):
+        if row.kind in CHANGE_KINDS:
+            if out and out[-1][1] == n - 1:
+                out[-1] = (out[-1][0], n)
+            else:
+                out.append((n, n))
+    return out
 
 
-class DiffPane(QPlainTextEdit):
-    def __init__(self, name: str, parent=None) -> None:
-        super().__init__(parent)
-        self.setReadOnly(True)
-        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.setAccessibleName(name)
-        self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-
-    def show_rows(self, rows: list[jsondiff.Row], left: bool) -> None:
-        lines = [(r.left if left else r.right) for r in rows]
-        self.setPlainText("\n".join("" if line is None else line for line in lines))
-        selections = []
-        doc = self.document()
-        for n, (row, line) in enumerate(zip(rows, lines)):
-            colour = _FILLER if line is None else _BACKGROUND.get(row.kind)
-            if colour is None:
-                continue
-            block = doc.findBlockByNumber(n)
-            sel = QTextEdit.ExtraSelection()
-            sel.format.setBackground(colour)
-            sel.format.setProperty(QTextCharFormat.Property.FullWidthSelection, True)
-            sel.cursor = QTextCursor(block)
-            selections.append(sel)
-            spans = row.left_spans if left else row.right_spans
-            for start, end in spans if line is not None else ():
-                span = QTextEdit.ExtraSelection()
-                span.format.setBackground(_SPAN.get(row.kind, colour))
-                span.cursor = QTextCursor(block)
-                span.cursor.setPosition(block.position() + _utf16(line, start))
-                span.cursor.setPosition(block.position() + _utf16(line, end), QTextCursor.MoveMode.KeepAnchor)
-                selections.append(span)
-        self.setExtraSelections(selections)
-
-    def go_to_line(self, n: int) -> None:
-        cursor = QTextCursor(self.document().findBlockByNumber(n))
-        self.setTextCursor(cursor)
-        self.centerCursor()
+def _plain_label(name: str) -> QLabel:
+    label = QLabel()
+    label.setAccessibleName(name)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # an entry's text is never rich text
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
 
 
 class DiffDialog(PersistentDialog):
     """An entry's record before and after, side by side, the two panes scrolling together;
-    the changed paths on the left jump to their line. Open it with ``open()``: it is deleted
-    when closed, and keeps its size, splitter and "Only changes" for the next one."""
+    the changed paths on the left jump to their line, F7 / Shift+F7 to the next / previous
+    change. Open it with ``open()``: it is deleted when closed, and keeps its size, splitter
+    and "Only changes" for the next one."""
 
     def __init__(self, ctx, entry_id: int, parent: QWidget | None = None) -> None:
         super().__init__(ctx.settings, "audit_diff", (1100, 700), parent)
@@ -108,19 +83,28 @@ class DiffDialog(PersistentDialog):
         self.changes: list[jsondiff.Change] = []
         self.loaded = False
         self.view = jsondiff.SideBySide([], {})
+        self.hunks: list[tuple[int, int]] = []
+        self.current = -1  # index into hunks, -1 before the first
         self.setWindowTitle(f"View Difference - entry {entry_id}")
         self.setAccessibleName("View Difference")
-        self.heading = QLabel(f"Reading entry {entry_id}...")
-        self.heading.setAccessibleName("Entry")
-        self.heading.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message = QLabel()
-        self.message.setAccessibleName("Entry message")
+        self.heading = _plain_label("Entry")
+        self.heading.setText(f"Reading entry {entry_id}...")
+        self.message = _plain_label("Entry message")
         self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.paths = QListWidget()
         self.paths.setAccessibleName("Changed paths")
-        self.left = DiffPane("Before")
-        self.right = DiffPane("After")
+        self.left = DiffPane("Before", left=True)
+        self.right = DiffPane("After", left=False)
+        self.toolbar = QToolBar()
+        self.toolbar.setAccessibleName("Changes")
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.previous_action = self._step_action("Previous change", QStyle.StandardPixmap.SP_ArrowUp,
+                                                 QKeySequence(Qt.Modifier.SHIFT | Qt.Key.Key_F7), -1)
+        self.next_action = self._step_action("Next change", QStyle.StandardPixmap.SP_ArrowDown,
+                                             QKeySequence(Qt.Key.Key_F7), 1)
+        self.status = QLabel()
+        self.status.setAccessibleName("Change position")
+        self.toolbar.addWidget(self.status)
         self.only_changes = QCheckBox("Only changes")
         self.only_changes.setAccessibleName("Show only the changed lines")
         self.copy_button = QPushButton("Copy as JSON")
@@ -132,7 +116,7 @@ class DiffDialog(PersistentDialog):
         panes = QWidget()
         pane_layout = QHBoxLayout(panes)
         pane_layout.setContentsMargins(0, 0, 0, 0)
-        for caption, pane in (("Before", self.left), ("After", self.right)):
+        for caption, pane in (("Before (- removed, ~ changed)", self.left), ("After (+ added, ~ changed)", self.right)):
             column = QVBoxLayout()
             column.addWidget(QLabel(caption))
             column.addWidget(pane, 1)
@@ -151,26 +135,40 @@ class DiffDialog(PersistentDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.heading)
         layout.addWidget(self.message)
+        layout.addWidget(self.toolbar)
         layout.addWidget(self.splitter, 1)
         layout.addLayout(bottom)
         for a, b in ((self.left, self.right), (self.right, self.left)):
             a.verticalScrollBar().valueChanged.connect(b.verticalScrollBar().setValue)
             a.horizontalScrollBar().valueChanged.connect(b.horizontalScrollBar().setValue)
         self.paths.currentRowChanged.connect(self._jump)
+        self.paths.itemClicked.connect(lambda item: self._jump(self.paths.row(item)))  # again, if current
         self.only_changes.toggled.connect(self._render)
         self.copy_button.clicked.connect(self.copy_json)
         close.clicked.connect(self.accept)
         self.keep(self.splitter)
+        self._show_position()
         self.only_changes.setChecked(ctx.settings.value("audit_diff/only_changes", False, type=bool))
         ctx.ops.query(self, lambda s: read_entry(s, entry_id), success=self.show_entry, failure=self._missing)
 
+    def _step_action(self, text: str, icon: QStyle.StandardPixmap, keys: QKeySequence, step: int) -> QAction:
+        action = QAction(self.style().standardIcon(icon), text, self)
+        action.setShortcut(keys)
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setToolTip(f"{text} ({keys.toString(QKeySequence.SequenceFormat.NativeText)})")
+        action.triggered.connect(lambda: self.go_to_change(self.current + step))
+        self.addAction(action)  # the shortcut works wherever the focus is in the dialog
+        self.toolbar.addAction(action)
+        return action
+
     def show_entry(self, diff: EntryDiff) -> None:
         self.before, self.after, self.changes = diff.before, diff.after, diff.changes
-        self.heading.setText(diff.title)
-        self.message.setText(diff.detail)
+        self.heading.setText(jsondiff.visible(diff.title))
+        self.message.setText("\n".join(jsondiff.visible(line) for line in diff.detail.split("\n")))
         self.loaded = True
         self.copy_button.setEnabled(True)
         self._render()
+        self.go_to_change(0)
 
     def _missing(self, exc: BaseException) -> None:
         self.heading.setText(str(exc))
@@ -179,16 +177,43 @@ class DiffDialog(PersistentDialog):
         if not self.loaded:
             return
         self.view = jsondiff.side_by_side(self.before, self.after, only_changes=self.only_changes.isChecked())
-        self.left.show_rows(self.view.rows, left=True)
-        self.right.show_rows(self.view.rows, left=False)
+        colours = DiffColours.of(self.palette())
+        self.left.show_rows(self.view.rows, colours)
+        self.right.show_rows(self.view.rows, colours)
+        self.hunks = hunks(self.view.rows)  # folding keeps the changes, so self.current stays
         self.paths.blockSignals(True)
         self.paths.clear()
         for change in self.changes:
             path = jsondiff.format_path(change.path)
-            item = QListWidgetItem(f"{change.op}  {path or '(document)'}")
+            item = QListWidgetItem(f"{change.op}  {jsondiff.visible(path) or '(document)'}")
             item.setData(Qt.ItemDataRole.UserRole, path)
             self.paths.addItem(item)
         self.paths.blockSignals(False)
+        if 0 <= self.current < len(self.hunks):
+            self._show_line(self.hunks[self.current][0])
+        self._show_position()
+
+    def go_to_change(self, index: int) -> None:
+        """Show the index-th run of changed lines (from 0) in both panes, if there is one."""
+        if 0 <= index < len(self.hunks):
+            self.current = index
+            self._show_line(self.hunks[index][0])
+        self._show_position()
+
+    def _show_position(self) -> None:
+        count = len(self.hunks)
+        if not self.loaded:
+            self.status.setText("")
+        elif not count:
+            self.status.setText("No changes")
+        else:
+            self.status.setText(f"Change {self.current + 1} of {count}")
+        self.previous_action.setEnabled(self.current > 0)
+        self.next_action.setEnabled(self.current < count - 1)
+
+    def _show_line(self, line: int) -> None:
+        self.left.go_to_line(line)
+        self.right.go_to_line(line)
 
     def _jump(self, index: int) -> None:
         item = self.paths.item(index)
@@ -196,8 +221,15 @@ class DiffDialog(PersistentDialog):
             return
         line = self.view.path_rows.get(item.data(Qt.ItemDataRole.UserRole))
         if line is not None:
-            self.left.go_to_line(line)
-            self.right.go_to_line(line)
+            self._show_line(line)
+            self.current = next((n for n, (first, last) in enumerate(self.hunks) if first <= line <= last),
+                                self.current)
+            self._show_position()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # e.g. the system switched to dark
+            self._render()
 
     def copy_json(self) -> str:
         text = json.dumps(jsondiff.to_json_ops(self.changes), ensure_ascii=False, indent=2)

@@ -1,7 +1,8 @@
 """Engine and sessions: an embedded SQLite file by default, a PostgreSQL server by URL.
 
 Opening a database applies the alembic migrations (under an advisory lock on PostgreSQL,
-after a file-copy backup on SQLite). Every failure a user can meet here (missing, corrupt,
+as the role that owns the schema -- see services/pg_roles.py -- and after a file-copy backup
+on SQLite). Every failure a user can meet here (missing, corrupt,
 locked, newer schema, a server that refuses) becomes one ``DatabaseUnavailable`` sentence.
 """
 from __future__ import annotations
@@ -321,8 +322,12 @@ def check_schema(db: Database) -> str | None:
     return rev
 
 
-def upgrade(db: Database) -> bool:
-    """Apply pending migrations. Returns True when something was applied."""
+def upgrade(db: Database, as_role: str | None = None) -> bool:
+    """Apply pending migrations. Returns True when something was applied.
+
+    On PostgreSQL they run as the role that owns the schema (``as_role``, else the owner of
+    alembic_version): a member of it (a superuser) switches to it, anyone else -- the
+    application role of a workstation -- gets one sentence saying who must upgrade."""
     head = head_revision()
     if db.is_postgres:
         with db.engine.connect() as conn:
@@ -332,10 +337,10 @@ def upgrade(db: Database) -> bool:
                 rev = check_schema(db)
                 if rev == head:
                     return False
-                _run_alembic(conn)
-                conn.commit()
+                _migrate_postgres(db, conn, rev, head, as_role)
                 return True
             finally:
+                conn.rollback()
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_MIGRATION_LOCK})
                 conn.commit()
     rev = check_schema(db)
@@ -357,6 +362,39 @@ def upgrade(db: Database) -> bool:
         _run_alembic(conn)
         conn.commit()
     return True
+
+
+def _migrate_postgres(db: Database, conn, rev: str | None, head: str, as_role: str | None) -> None:
+    from cxdesk.services import pg_roles
+
+    owner = as_role or pg_roles.schema_owner(conn)
+    me = pg_roles.current_user(conn)
+    switch = owner is not None and owner != me
+    if (switch and not pg_roles.may_become(conn, owner)) or (owner is None and not pg_roles.may_create_tables(conn)):
+        conn.rollback()
+        raise DatabaseUnavailable(_upgrade_refused(db, rev, head, me, owner))
+    if switch:
+        conn.exec_driver_sql(f"SET ROLE {conn.dialect.identifier_preparer.quote(owner)}")
+    try:
+        _run_alembic(conn)
+        pg_roles.regrant_after_migration(conn)
+        conn.commit()
+    finally:
+        if switch:
+            conn.rollback()
+            conn.exec_driver_sql("RESET ROLE")
+            conn.commit()
+
+
+def _upgrade_refused(db: Database, rev: str | None, head: str, me: str, owner: str | None) -> str:
+    state = f"has schema {rev}" if rev else "has no cxdesk schema yet"
+    where = URL.create("postgresql+psycopg", owner or "postgres", None, db.url.host, db.url.port, db.url.database)
+    url = where.render_as_string(hide_password=False)
+    if owner:
+        todo = f"run `cxdesk --db {url} db upgrade` as its owner {owner} (or as a superuser)"
+    else:
+        todo = f"a superuser must first create the owner and application roles with `cxdesk --db {url} db roles`"
+    return f"{db.display} {state}, this cxdesk needs schema {head} and {me} may not change the schema: {todo}."
 
 
 def _run_alembic(conn) -> None:

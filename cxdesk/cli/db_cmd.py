@@ -1,10 +1,12 @@
-"""cxdesk db upgrade | info"""
+"""cxdesk db upgrade | info | roles"""
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from cxdesk.cli.common import open_db
-from cxdesk.db import current_revision, head_revision
+from cxdesk.cli.common import database_url, open_db, read_secret
+from cxdesk.db import current_revision, head_revision, parse_url, secret_name_for
+from cxdesk.errors import UserError, ValidationError
+from cxdesk.services.pg_roles import APP_DEFAULT, OWNER_DEFAULT
 
 
 def register(sub) -> None:
@@ -14,6 +16,15 @@ def register(sub) -> None:
     up.set_defaults(func=upgrade)
     info = dsub.add_parser("info", help="print the database, its schema revision and row counts")
     info.set_defaults(func=info_cmd)
+    roles = dsub.add_parser(
+        "roles", help="PostgreSQL: create the owner role (runs upgrades) and the application role "
+                      "(workstations; may only add to and read the audit log)")
+    roles.add_argument("--url", help="connect as this administrator (a superuser); default: --db")
+    roles.add_argument("--owner", default=OWNER_DEFAULT, help=f"the owner role (default {OWNER_DEFAULT})")
+    roles.add_argument("--app", default=APP_DEFAULT, help=f"the application role (default {APP_DEFAULT})")
+    roles.add_argument("--password-stdin", action="store_true",
+                       help="read the owner's password, then the application role's, one a line from stdin")
+    roles.set_defaults(func=roles_cmd)
 
 
 def upgrade(args) -> int:
@@ -31,4 +42,33 @@ def info_cmd(args) -> int:
         for label, model in [("customers", Customer), ("contacts", Contact), ("operators", Operator),
                              ("cdrs", Cdr), ("invoices", Invoice), ("audit entries", AuditEntry)]:
             print(f"{label + ':':15}{s.scalar(select(func.count()).select_from(model))}")
+    return 0
+
+
+def roles_cmd(args) -> int:
+    from cxdesk.services import pg_roles, secrets
+
+    url = args.url or database_url(args)
+    if not url or parse_url(url).get_backend_name() != "postgresql":
+        raise ValidationError("`db roles` needs a PostgreSQL URL in --url or --db; a SQLite file has no "
+                              "roles and needs nothing set up.", field="url")
+    owner, app = pg_roles.check_names(args.owner, args.app)
+    owner_pw = pg_roles.check_password(read_secret(f"Password for the owner role {owner}: ", args.password_stdin),
+                                       "owner")
+    app_pw = pg_roles.check_password(read_secret(f"Password for the application role {app}: ",
+                                                 args.password_stdin), "app")
+    report = pg_roles.set_up_database(url, owner, app, owner_pw, app_pw, password_lookup=secrets.lookup_quietly)
+    made = f" (created {', '.join(report.created)})" if report.created else ""
+    u = parse_url(report.app_url)
+    print(f"{u.host}:{u.port or 5432}/{u.database}: schema {report.schema}, owned by {owner}; "
+          f"workstations connect as {app}{made}.")
+    try:
+        for role_url, password in ((report.owner_url, owner_pw), (report.app_url, app_pw)):
+            secrets.set_secret(secret_name_for(role_url), password)
+        print(f"Both passwords are stored in this computer's {secrets.backend_name()} keyring.")
+    except UserError:
+        print("The passwords were not stored: no system keyring answered; store each where it is "
+              "needed with the `secret set db` command below.")
+    print(f"Workstations:     cxdesk --db {report.app_url} secret set db   (then use that --db URL)")
+    print(f"Schema upgrades:  cxdesk --db {report.owner_url} db upgrade   (its password: secret set db)")
     return 0

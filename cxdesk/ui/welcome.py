@@ -6,6 +6,7 @@ QThreadPool worker with queued signals), with the dialog's progress bar meanwhil
 """
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +32,7 @@ from cxdesk import config
 from cxdesk.db import default_url, open_database, secret_name_for
 from cxdesk.errors import UserError
 from cxdesk.paths import default_database_path
-from cxdesk.services import secrets
+from cxdesk.services import pg_roles, secrets
 from cxdesk.ui.kit.ops import alive, show_failure
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,18 @@ def _load_demo(progress: Progress) -> None:
         db.close()
 
 
+def roles_note(url: URL) -> str:
+    """How a server gets its two roles, with the command for the host and database typed."""
+    admin = url.set(username="postgres", password=None).render_as_string(hide_password=False)
+    return (
+        "<b>New server?</b> Once, as a superuser, run:<br>"
+        f"<code>cxdesk --db {html.escape(admin)} db roles</code><br>"
+        f"It creates <b>{pg_roles.OWNER_DEFAULT}</b> (owns the tables, runs upgrades) and "
+        f"<b>{pg_roles.APP_DEFAULT}</b> (may add to the audit log, never change it). "
+        f"Connect here as {pg_roles.APP_DEFAULT}."
+    )
+
+
 # -- the dialog -------------------------------------------------------------------------------
 class WelcomeDialog(QDialog):
     #: a connection test ended: did it connect?
@@ -169,6 +182,17 @@ class WelcomeDialog(QDialog):
         form.addRow("Database:", self.database)
         form.addRow("User:", self.user)
         form.addRow("Password (kept in the system keyring):", self.password)
+        self.user.setPlaceholderText(pg_roles.APP_DEFAULT)
+        self.roles_note = QLabel()
+        self.roles_note.setWordWrap(True)
+        self.roles_note.setTextFormat(Qt.TextFormat.RichText)
+        self.roles_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.roles_note.setAccessibleName("How to set up the server's roles")
+        form.addRow(self.roles_note)
+        for edit in (self.host, self.database):
+            edit.textChanged.connect(lambda *_: self._show_roles_note())
+        self.port.valueChanged.connect(lambda *_: self._show_roles_note())
+        self._show_roles_note()
         self.test_button = QPushButton("Test connection")
         self.test_button.setAccessibleName("Test connection")
         self.test_button.clicked.connect(lambda: self.test_connection())
@@ -201,6 +225,9 @@ class WelcomeDialog(QDialog):
         for w in (self.demo, self.empty, self.server, self.buttons):
             w.setEnabled(not self.busy)
         self.server_form.setEnabled(self.server.isChecked() and not self.busy)
+
+    def _show_roles_note(self) -> None:
+        self.roles_note.setText(roles_note(self.server_url()))
 
     def server_url(self) -> URL:
         return URL.create(

@@ -16,11 +16,14 @@ from cxdesk.services import audit_chain
 def register(sub) -> None:
     p = sub.add_parser("audit", help="check or read the audit log")
     asub = p.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    v = asub.add_parser("verify", help="walk the hash chain and check it against this computer's witness "
-                                       "(and a signed checkpoint): exit 0, or 1 naming what is wrong")
+    v = asub.add_parser("verify", help="walk the hash chain, check it against this computer's witness "
+                                       "(and a signed checkpoint) and reconcile the data with the log: "
+                                       "exit 0, or 1 naming what is wrong")
     v.add_argument("--checkpoint", metavar="FILE", help="a checkpoint signed by `cxdesk audit checkpoint`")
     v.add_argument("--key", metavar="BASE64", help="the public key the checkpoint must be signed with "
                                                    "(default: this computer's signing key)")
+    v.add_argument("--no-reconcile", action="store_true",
+                   help="only the log: skip checking that every audited row holds what its latest entry says")
     v.set_defaults(func=verify_cmd)
     k = asub.add_parser("key", help="the supervisors' signing key (in the OS keyring): print its public half, "
                                     "making it when there is none")
@@ -74,7 +77,7 @@ def _write(path: str, text: str) -> None:
 
 
 def verify_cmd(args) -> int:
-    from cxdesk.services import audit_proofs, audit_witness
+    from cxdesk.services import audit_proofs, audit_reconcile, audit_witness
 
     key = _public_key(args.key)
     note = None
@@ -88,6 +91,11 @@ def verify_cmd(args) -> int:
         witnessed = audit_witness.check_database(db, record=result.ok, first_use="verify")
         lines = [result.sentence(), witnessed.sentence]
         ok = result.ok and witnessed.ok
+        if ok and not args.no_reconcile:  # the data is compared with a log that holds
+            reconciled = audit_reconcile.reconcile_database(db)
+            if not reconciled.ok:  # success adds no line: exit 0 also says the data matches
+                lines += reconciled.sentences()
+            ok = ok and reconciled.ok
         if note is not None:
             try:
                 lines.append(audit_proofs.verify_checkpoint(db, note, key))

@@ -8,10 +8,12 @@ here, one after the other, under the head lock.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cxdesk import auditproof
@@ -32,6 +34,73 @@ def hashed_values(values: dict) -> dict:
 
 def entry_hash(entry_id: int, prev_hash: str, values: dict) -> str:
     return auditproof.entry_hash(entry_id, prev_hash, hashed_values(values))
+
+
+#: the same text as auditproof.entry_hash (json.dumps(..., ensure_ascii=False, separators=
+#: (",", ":"))) without making an encoder per entry: walking the chain is bound by this.
+#: CPython's C encoder made once (no circular-reference check: the parts are flat); the
+#: plain encoder where there is none.
+if json.encoder.c_make_encoder is not None:
+    _C_ENCODER = json.encoder.c_make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",",
+                                             False, False, True)
+
+    def _ENCODE(parts: list) -> str:
+        return "".join(_C_ENCODER(parts, 0))
+else:  # pragma: no cover
+    _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_AT = FIELDS.index("created_at")
+_RAW = text(f"SELECT id, prev_hash, hash, {', '.join(f'{chr(34)}{f}{chr(34)}' for f in FIELDS)} "
+            "FROM audit_entries WHERE id > :after ORDER BY id LIMIT :n")
+
+
+def _raw_stamp(value) -> str:
+    """``stamp`` of created_at as the driver returns it: SQLite's text (naive UTC,
+    'YYYY-MM-DD HH:MM:SS.ffffff') or PostgreSQL's aware datetime."""
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}+00:00"
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return stamp(value)
+
+
+@dataclass
+class Walk:
+    """How far the chain verified from a starting point."""
+
+    prev: str  #: the hash of the last entry that verified (or the start)
+    last_id: int
+    count: int  #: entries verified
+    bad_id: int | None = None
+    moved: bool = False  #: the bad entry does not follow the one before it (else: its content changed)
+
+
+def walk(session: Session, prev: str, last_id: int = 0, *, batch: int = 5000,
+         progress: Callable[[int], None] | None = None, cancel: Callable[[], bool] | None = None) -> Walk:
+    """Verify every entry after ``last_id`` (whose hash is ``prev``), in id order, reading the
+    driver's values as they are (no ORM): stops at the first entry that does not verify."""
+    version = auditproof.VERSION
+    sha256 = hashlib.sha256
+    count = 0
+    while True:
+        rows = session.execute(_RAW, {"after": last_id, "n": batch}).all()
+        if not rows:
+            return Walk(prev, last_id, count)
+        for row in rows:
+            if row[1] != prev:
+                return Walk(prev, last_id, count, row[0], moved=True)
+            values = list(row[3:])
+            values[_AT] = _raw_stamp(values[_AT])
+            if sha256(_ENCODE([version, row[0], prev, *values]).encode("utf-8")).hexdigest() != row[2]:
+                return Walk(prev, last_id, count, row[0])
+            prev, last_id, count = row[2], row[0], count + 1
+        if progress:
+            progress(count)
+        if cancel and cancel():
+            from cxdesk.errors import Cancelled
+
+            raise Cancelled()
 
 
 def append(session: Session, entries: Iterable[dict]) -> list[int]:
@@ -90,34 +159,13 @@ def verify(
     """Walk the chain in id order: changed, removed or inserted entries break it."""
     head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
     total = head.count
-    prev = GENESIS_HASH
-    seen = 0
-    last_id = 0
-    cols = [getattr(AuditEntry, f) for f in FIELDS]
-    while True:
-        rows = session.execute(
-            select(AuditEntry.id, AuditEntry.prev_hash, AuditEntry.hash, *cols)
-            .where(AuditEntry.id > last_id)
-            .order_by(AuditEntry.id)
-            .limit(batch)
-        ).all()
-        if not rows:
-            break
-        for row in rows:
-            values = dict(zip(FIELDS, row[3:]))
-            if row.prev_hash != prev:
-                return VerifyResult(False, seen, row.id, "it does not follow the entry before it (an entry was removed or inserted)")
-            if entry_hash(row.id, prev, values) != row.hash:
-                return VerifyResult(False, seen, row.id, "its content was changed after it was written")
-            prev = row.hash
-            last_id = row.id
-            seen += 1
-        if progress:
-            progress(seen, max(total, seen))
-        if cancel and cancel():
-            from cxdesk.errors import Cancelled
-
-            raise Cancelled()
+    done = walk(session, GENESIS_HASH, 0, batch=batch, cancel=cancel,
+                progress=(lambda n: progress(n, max(total, n))) if progress else None)
+    if done.bad_id is not None:
+        return VerifyResult(False, done.count, done.bad_id,
+                            "it does not follow the entry before it (an entry was removed or inserted)" if done.moved
+                            else "its content was changed after it was written")
+    prev, seen, last_id = done.prev, done.count, done.last_id
     if prev != head.last_hash or seen != head.count:
         return VerifyResult(
             False, seen, last_id + 1 if seen < head.count else last_id,

@@ -108,23 +108,14 @@ def check(session: Session, seen: Head | None) -> WitnessCheck:
                 f"The audit log was rewritten: entry {seen.last_id}, the last of the {seen.size} entries this "
                 "workstation saw, no longer has the hash it had, so it or an entry before it was changed."))
         start_hash, start_id, size = seen.hash, seen.last_id, seen.size
-    prev, last_id, checked = start_hash, start_id, 0
-    cols = [getattr(AuditEntry, f) for f in audit_chain.FIELDS]
-    while True:
-        rows = session.execute(
-            select(AuditEntry.id, AuditEntry.prev_hash, AuditEntry.hash, *cols)
-            .where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(BATCH)).all()
-        if not rows:
-            break
-        for row in rows:
-            values = dict(zip(audit_chain.FIELDS, row[3:]))
-            if row.prev_hash != prev:
-                return WitnessCheck(False, (
-                    f"The audit log was changed after entry {last_id}: entry {row.id} does not follow it "
-                    "(an entry was removed, inserted or rewritten)."))
-            if audit_chain.entry_hash(row.id, prev, values) != row.hash:
-                return WitnessCheck(False, f"Audit entry {row.id} was changed after it was written.")
-            prev, last_id, checked = row.hash, row.id, checked + 1
+    done = audit_chain.walk(session, start_hash, start_id, batch=BATCH)
+    if done.bad_id is not None and done.moved:
+        return WitnessCheck(False, (
+            f"The audit log was changed after entry {done.last_id}: entry {done.bad_id} does not follow it "
+            "(an entry was removed, inserted or rewritten)."))
+    if done.bad_id is not None:
+        return WitnessCheck(False, f"Audit entry {done.bad_id} was changed after it was written.")
+    prev, last_id, checked = done.prev, done.last_id, done.count
     head = Head(size + checked, last_id, prev)
     if seen is not None and seen.size > 0:
         text = (f"The audit log extends what this workstation saw ({seen.size} entries); "

@@ -13,6 +13,7 @@ bulk UPDATE/DELETE/INSERT is refused unless it goes through ``bulk_insert`` or
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event, inspect, text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -35,6 +36,11 @@ from cxdesk.services.actor import Actor
 log = logging.getLogger(__name__)
 MASK = "********"
 MASK_CHANGED = "******** (changed)"
+#: the key, in an audit document, of the digests of its secret columns: a secret is never
+#: written in clear, but reconciliation (services.audit_reconcile) can still tell whether
+#: the stored value is the one the entry recorded. The values are salted slow hashes or
+#: HA1 digests of generated/policy-checked passwords, so the digest reveals nothing usable.
+SECRET_DIGESTS = "secret_sha256"
 BOOKKEEPING = {"version", "updated_at", "updated_by", "created_at"}
 _UNTRACKED = (AuditEntry, AuditHead)
 
@@ -53,20 +59,29 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def secret_digest(table: str, column: str, value: Any) -> str:
+    return hashlib.sha256(f"{table}\x1f{column}\x1f{value}".encode()).hexdigest()[:32]
+
+
 def row_dict(obj: Base, changed_secrets: set[str] = frozenset()) -> dict[str, Any]:
-    """The audit view of a row: every column, secrets replaced by a mask."""
+    """The audit view of a row: every column, secrets replaced by a mask (and a digest)."""
     out: dict[str, Any] = {}
+    digests: dict[str, str] = {}
     for attr in inspect(obj).mapper.column_attrs:
         col = attr.columns[0]
         if col.info.get("audit") is False:  # derived columns that only repeat others
             continue
         value = getattr(obj, attr.key)
         if col.info.get("secret"):
+            if value is not None:
+                digests[attr.key] = secret_digest(obj.__tablename__, attr.key, value)
             if attr.key in changed_secrets:
                 value = MASK_CHANGED
             elif value is not None:
                 value = MASK
         out[attr.key] = jsonable(value)
+    if digests:
+        out[SECRET_DIGESTS] = digests
     return out
 
 
@@ -86,6 +101,8 @@ class UnitOfWork:
         self.comment = (comment or "").strip()
         self.session: Session = db.write_session()
         self.session.info["cxdesk_uow"] = self
+        #: bulk tables' highest id when this transaction began (services.audit_reconcile)
+        self.bulk_marks: dict[str, int] = {}
         self._entries: list[dict] = []
         self._notes: dict[int, tuple[str | None, str | None]] = {}
         self._before: dict[int, dict] = {}
@@ -176,7 +193,16 @@ class UnitOfWork:
             doc = row_dict(obj)
             for key, old in before.items():
                 col = state.mapper.column_attrs[key].columns[0]
-                doc[key] = (MASK if old is not None else None) if col.info.get("secret") else jsonable(old)
+                if col.info.get("secret"):
+                    doc[key] = MASK if old is not None else None
+                    digests = doc.setdefault(SECRET_DIGESTS, {})
+                    digests.pop(key, None)
+                    if old is not None:
+                        digests[key] = secret_digest(obj.__tablename__, key, old)
+                    if not digests:
+                        del doc[SECRET_DIGESTS]
+                else:
+                    doc[key] = jsonable(old)
             self._before[id(obj)] = (doc, secrets, sorted(k for k in before if k not in BOOKKEEPING))
         for obj in session.deleted:
             if not isinstance(obj, _UNTRACKED):
@@ -226,16 +252,27 @@ class UnitOfWork:
             raise ValidationError("A reason is required for every change (Audit Comment is on); type one and save again.", field="comment")
 
     def commit(self) -> list[int]:
+        from cxdesk.services import audit_reconcile, commit_outcome
+
         self.session.flush()
         self._require_comment()
         entries, self._entries = self._entries, []
+        audit_reconcile.stamp_bulk_entries(self, entries)
         ids = audit_chain.append(self.session, entries)
         if ids and self.db.is_postgres:
             # other workstations LISTEN on this channel; the notification is delivered
             # only if, and when, this transaction commits
             self.session.execute(text("SELECT pg_notify(:channel, :payload)"),
                                  {"channel": changes.CHANNEL, "payload": str(max(ids))})
-        self.session.commit()
+        chain = self.session.info.get("cxdesk_chain")
+        backend = commit_outcome.backend_id(self.session) if ids else None
+        try:
+            self.session.commit()
+        except DBAPIError as exc:
+            if not ids or not (exc.connection_invalidated or isinstance(exc, OperationalError) and self.db.is_postgres):
+                raise
+            # the answer to COMMIT was lost: find out what the server did (raises when not saved)
+            commit_outcome.settle(self.db, ids[-1], chain[1], backend, exc)
         self._witness(ids)
         changes.publish(changes.ChangeSet.of(
             (changes.Change(i, e["table_name"], e["primary_key"], e["customer_id"]) for i, e in zip(ids, entries)),
@@ -256,7 +293,10 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self._entries.clear()
-        self.session.rollback()
+        try:
+            self.session.rollback()
+        except DBAPIError:  # the connection is gone: so is its transaction
+            log.debug("rollback on a lost connection", exc_info=True)
 
     def close(self) -> None:
         self.session.close()
@@ -270,6 +310,15 @@ def _guard_before_flush(session: Session, _ctx, _instances) -> None:
             return
         raise AuditBypassError("writes must go through unit_of_work(); this session is read-only")
     uow._before_flush(session)
+
+
+@event.listens_for(Session, "after_begin")
+def _mark_bulk_tables(session: Session, _transaction, connection) -> None:
+    uow = session.info.get("cxdesk_uow")
+    if uow is not None:
+        from cxdesk.services import audit_reconcile
+
+        uow.bulk_marks = audit_reconcile.bulk_marks(connection)
 
 
 @event.listens_for(Session, "after_flush")

@@ -12,6 +12,8 @@ from cxdesk.models.base import Base, Exact, UTCDateTime, Versioned
 STATUSES = ("Active", "Inactive", "Penalty", "Pending Approval")
 INVOICE_SCHEDULES = ("Daily", "Weekly", "Monthly")
 CONTACT_TYPES = ("General", "Billing", "Technical", "Sales", "NOC")
+#: EN 16931 VAT category codes (UNTDID 5305) a customer's invoices may carry
+VAT_CATEGORIES = ("S", "Z", "E", "AE", "K", "O")
 
 
 class Customer(Versioned, Base):
@@ -31,6 +33,18 @@ class Customer(Versioned, Base):
     invoice_due_days: Mapped[int] = mapped_column(Integer, default=30)
     portal_access: Mapped[bool] = mapped_column(Boolean, default=True)
     tags: Mapped[str] = mapped_column(String(500), default="")
+    # -- the buyer of its invoices (EN 16931 BG-7): address, VAT, reference
+    address_lines: Mapped[str] = mapped_column(String(600), default="")  #: up to 3 lines
+    city: Mapped[str] = mapped_column(String(100), default="")
+    post_code: Mapped[str] = mapped_column(String(20), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")  #: ISO 3166-1 alpha-2
+    vat_id: Mapped[str] = mapped_column(String(30), default="")
+    buyer_reference: Mapped[str] = mapped_column(String(200), default="")
+    #: VAT category of its invoices (VAT_CATEGORIES); the rate is ``tax_percent``
+    vat_category: Mapped[str] = mapped_column(String(2))  #: unset: S above 0 %, else Z (below)
+    #: why no VAT is charged (E, AE, K, O): text (BT-120) and VATEX code (BT-121)
+    vat_exemption_reason: Mapped[str] = mapped_column(String(300), default="")
+    vat_exemption_code: Mapped[str] = mapped_column(String(30), default="")
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="customer", passive_deletes=True)
 
@@ -85,6 +99,12 @@ class Contact(Versioned, Base):
 def contact_search_text(name: str, email: str, phone: str, mobile: str) -> str:
     """What Global Contacts searches: starts with the lower-cased name, so it also sorts by name."""
     return "\n".join(((name or "").lower(), (email or "").lower(), phone or "", mobile or ""))
+
+
+@event.listens_for(Customer, "before_insert")
+def _default_vat_category(_mapper, _connection, customer: Customer) -> None:
+    if not customer.vat_category:
+        customer.vat_category = "S" if (customer.tax_percent or 0) > 0 else "Z"
 
 
 @event.listens_for(Contact, "before_insert")

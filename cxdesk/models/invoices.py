@@ -1,15 +1,18 @@
-"""Invoices, their lines, and the gapless invoice-number counter."""
+"""Invoices, their lines, credit notes, and the gapless number counters (one per series)."""
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cxdesk.models.base import Base, Exact, UTCDateTime, Versioned
 
-PAID_STATUSES = ("Unpaid", "Pending", "Paid")
+#: "Part Paid": payments recorded but less than the total (the column holds 10 characters)
+PAID_STATUSES = ("Unpaid", "Pending", "Part Paid", "Paid")
+#: Draft (still changeable) -> Issued (immutable) -> Credited (a credit note cancels it)
+INVOICE_STATES = ("Draft", "Issued", "Credited")
 
 
 class Invoice(Versioned, Base):
@@ -33,6 +36,18 @@ class Invoice(Versioned, Base):
     tax: Mapped[Decimal] = mapped_column(Exact)
     total: Mapped[Decimal] = mapped_column(Exact)
     paid_status: Mapped[str] = mapped_column(String(10), default="Unpaid")
+    #: the sum of the payments recorded (paid status Part Paid / Paid)
+    paid_amount: Mapped[Decimal] = mapped_column(Exact, default=Decimal("0"))
+    state: Mapped[str] = mapped_column(String(10), default="Draft", index=True)
+    issued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    vat_category: Mapped[str] = mapped_column(String(2), default="S")
+    vat_exemption_reason: Mapped[str] = mapped_column(String(300), default="")
+    vat_exemption_code: Mapped[str] = mapped_column(String(30), default="")
+    #: made before EN 16931 amounts (migration 0003): exact line nets, tax = total - net
+    legacy_amounts: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: seller and buyer as they were when issued (JSON; empty while a draft)
+    seller: Mapped[str] = mapped_column(Text, default="")
+    buyer: Mapped[str] = mapped_column(Text, default="")
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.position"
@@ -53,6 +68,8 @@ class InvoiceLine(Base):
     period_end: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     calls: Mapped[int] = mapped_column(Integer)
     minutes: Mapped[Decimal] = mapped_column(Exact)
+    #: invoiced quantity (BT-129) and item net price (BT-146): net = quantity x price exactly
+    quantity: Mapped[Decimal] = mapped_column(Exact, default=Decimal("1"))
     unit_price: Mapped[Decimal] = mapped_column(Exact)
     net: Mapped[Decimal] = mapped_column(Exact)
     tax: Mapped[Decimal] = mapped_column(Exact)
@@ -61,8 +78,32 @@ class InvoiceLine(Base):
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
 
+class CreditNote(Versioned, Base):
+    """A credit note (type 381) cancelling one issued invoice in full; its own number series."""
+
+    __tablename__ = "credit_notes"
+    __audit_name__ = "credit note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"), index=True)
+    credit_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    net: Mapped[Decimal] = mapped_column(Exact)
+    tax: Mapped[Decimal] = mapped_column(Exact)
+    total: Mapped[Decimal] = mapped_column(Exact)
+    seller: Mapped[str] = mapped_column(Text, default="")
+    buyer: Mapped[str] = mapped_column(Text, default="")
+
+    def audit_label(self) -> str:
+        return f"credit note CN-{self.number}"
+
+
 class InvoiceCounter(Base):
-    """One row: the last invoice number handed out. Locked while numbering: no gaps."""
+    """The last number handed out per series (id 1: invoices, id 2: credit notes).
+    Locked while numbering: no gaps."""
 
     __tablename__ = "invoice_counter"
 

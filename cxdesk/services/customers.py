@@ -18,6 +18,7 @@ from cxdesk.db import Database
 from cxdesk.errors import ConflictError, NotFound, ValidationError
 from cxdesk.models import INVOICE_SCHEDULES, STATUSES, Cdr, Customer, utcnow
 from cxdesk.models.base import MONEY_MAX, MONEY_SCALE
+from cxdesk.services import party_checks
 from cxdesk.services.actor import Actor
 from cxdesk.services.uow import unit_of_work
 
@@ -117,11 +118,8 @@ def normalise_customer_name(value: str) -> str:
 
 
 def normalise_currency(value: str) -> str:
-    code = str(value or "").strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", code):
-        raise ValidationError(f"'{str(value or '').strip()}' is not a currency code; use three letters such as EUR, USD or GBP.",
-                              field="currency")
-    return code
+    """An ISO 4217 currency code (the maintained list of the ``iso4217`` package)."""
+    return party_checks.check_currency(value)
 
 
 def normalise_tags(value: str) -> str:
@@ -157,6 +155,17 @@ class CustomerForm:
     invoice_due_days: int | str = 30
     portal_access: bool = True
     tags: str = ""
+    # the buyer on its invoices (EN 16931)
+    address_lines: str = ""
+    city: str = ""
+    post_code: str = ""
+    country: str = ""
+    vat_id: str = ""
+    buyer_reference: str = ""
+    #: S, Z, E, AE, K or O; empty: S with a tax rate above 0, else Z
+    vat_category: str = ""
+    vat_exemption_reason: str = ""
+    vat_exemption_code: str = ""
 
     def clean(self) -> dict[str, Any]:
         """Column values, or ValidationError naming the first field that is wrong."""
@@ -165,6 +174,9 @@ class CustomerForm:
         tax = parse_money(self.tax_percent, "tax_percent", "Tax")
         if not Decimal(0) <= tax <= Decimal(100):
             raise ValidationError(f"Tax must be between 0 and 100 percent, not {tax}.", field="tax_percent")
+        category = str(self.vat_category or "").strip() or ("S" if tax > 0 else "Z")
+        category, reason, code = party_checks.check_vat(category, tax, self.vat_exemption_reason,
+                                                         self.vat_exemption_code)
         return {
             "name": normalise_customer_name(self.name),
             "currency": normalise_currency(self.currency),
@@ -177,6 +189,16 @@ class CustomerForm:
             "invoice_due_days": parse_int(self.invoice_due_days, "invoice_due_days", "Invoice Due Days", 0, DUE_DAYS_MAX),
             "portal_access": self.portal_access,
             "tags": normalise_tags(self.tags),
+            "address_lines": party_checks.check_address_lines(self.address_lines),
+            "city": party_checks.check_text(self.city, "city", "The city", 100),
+            "post_code": party_checks.check_text(self.post_code, "post_code", "The post code", 20),
+            "country": party_checks.check_country(self.country),
+            "vat_id": party_checks.check_vat_id(self.vat_id),
+            "buyer_reference": party_checks.check_text(self.buyer_reference, "buyer_reference",
+                                                       "The buyer reference", 200),
+            "vat_category": category,
+            "vat_exemption_reason": reason,
+            "vat_exemption_code": code,
         }
 
 
@@ -203,6 +225,15 @@ class CustomerRecord:
     version: int
     updated_by: str
     updated_at: dt.datetime
+    address_lines: str = ""
+    city: str = ""
+    post_code: str = ""
+    country: str = ""
+    vat_id: str = ""
+    buyer_reference: str = ""
+    vat_category: str = "S"
+    vat_exemption_reason: str = ""
+    vat_exemption_code: str = ""
 
     @property
     def balance(self) -> Decimal:

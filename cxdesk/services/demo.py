@@ -1,5 +1,10 @@
 """Realistic, deterministic demo data: customers, contacts and CDRs.
 
+The seller (Settings > Company) is complete, and the customers take turns through
+``VAT_PROFILES``: EUR, GBP, JPY, KWD and USD accounts, standard rated, zero rated, exempt
+and reverse charge, each with a full address and, where EN 16931 needs one, a VAT ID, so
+that their invoices, once issued, are valid e-invoices.
+
 The same seed and end time give the same data. CDRs are written with bulk inserts in
 chunks (one audit entry per chunk), so 500 customers and 1,000,000 CDRs take minutes,
 not hours.
@@ -52,6 +57,53 @@ _FAIL = [(486, "Busy Here", "callee busy"), (480, "Temporarily Unavailable", "no
          (404, "Not Found", "number unknown"), (503, "Service Unavailable", "route failed"),
          (487, "Request Terminated", "caller cancelled")]
 _CURRENCIES = ["USD", "EUR", "GBP"]
+
+
+@dataclass(frozen=True)
+class VatProfile:
+    currency: str
+    vat_category: str
+    tax_percent: str
+    country: str
+    city: str
+    post_code: str
+    street: str
+    vat_prefix: str  #: "" = no VAT ID
+    vat_digits: int = 9
+    exemption_reason: str = ""
+
+
+#: the demo customers take these in turn (customer i gets profile i mod 6)
+VAT_PROFILES = (
+    VatProfile("EUR", "S", "19", "DE", "Berlin", "10115", "Friedrichstrasse {n}", "DE"),
+    VatProfile("GBP", "S", "20", "GB", "Manchester", "M1 1AE", "{n} Deansgate", "GB"),
+    VatProfile("JPY", "Z", "0", "JP", "Tokyo", "100-0001", "{n}-1 Marunouchi", ""),
+    VatProfile("KWD", "E", "0", "KW", "Kuwait City", "13001", "Block {n}, Sharq", "",
+               exemption_reason="Exempt: services to an international organisation (Article 151 of Directive "
+                                "2006/112/EC)"),
+    VatProfile("EUR", "AE", "0", "FR", "Paris", "75002", "{n} rue de la Paix", "FR", 11),
+    VatProfile("USD", "AE", "0", "NL", "Amsterdam", "1012 AB", "Damrak {n}", "NL", 12),
+)
+#: Settings > Company of the demo: a complete seller
+DEMO_COMPANY = {
+    "company-name": "Example Carrier Ltd", "company-address": "1 Exchange Street", "company-city": "London",
+    "company-post-code": "EC1A 1AA", "company-country": "GB", "company-vat-id": "GB123456789",
+    "company-registration-id": "01234567", "company-iban": "GB33BUKB20201555555555", "company-bic": "BUKBGB22",
+}
+
+
+def _vat_fields(i: int) -> dict:
+    """Customer i's currency, VAT and buyer data (deterministic, no random draws)."""
+    p = VAT_PROFILES[i % len(VAT_PROFILES)]
+    vat_id = f"{p.vat_prefix}{(i * 7919 + 123456789) % 10**p.vat_digits:0{p.vat_digits}d}" if p.vat_prefix else ""
+    if p.vat_prefix == "NL":
+        vat_id = f"NL{(i * 7919 + 12345678) % 10**9:09d}B01"
+    reasons = {"AE": ("Reverse charge", "VATEX-EU-AE"), "E": (p.exemption_reason, "")}
+    reason, code = reasons.get(p.vat_category, ("", ""))
+    return {"currency": p.currency, "tax_percent": Decimal(p.tax_percent), "vat_category": p.vat_category,
+            "vat_exemption_reason": reason, "vat_exemption_code": code, "country": p.country, "city": p.city,
+            "post_code": p.post_code, "address_lines": p.street.format(n=10 + i), "vat_id": vat_id,
+            "buyer_reference": f"PO-{2026000 + i}" if i % 2 == 0 else ""}
 
 
 @dataclass
@@ -118,14 +170,18 @@ def load_demo(
             status = STATUSES[i] if i < len(STATUSES) else rng.choices(STATUSES, [75, 9, 8, 8])[0]
             name = _company(rng, taken)
             debit = rng.choice(["0", "0", "500", "1000", "2500", "-50"])
+            if i >= 3:
+                rng.choice(_CURRENCIES)  # keeps the random stream of earlier demos (same calls, same CDRs)
+            credit = Decimal(rng.randrange(-20_000, 800_000)) / 100
+            channels, flow_speed = rng.choice([10, 30, 50, 100, 250]), rng.choice([5, 10, 20, 50])
+            rng.choice(["0", "20", "19", "21", "0"])  # the tax rate comes from the VAT profile now
             cust = uow.add(Customer(
-                name=name, status=status, currency=_CURRENCIES[i % 3] if i < 3 else rng.choice(_CURRENCIES),
-                credit=Decimal(rng.randrange(-20_000, 800_000)) / 100, debit_limit=Decimal(debit),
-                channels=rng.choice([10, 30, 50, 100, 250]), flow_speed=rng.choice([5, 10, 20, 50]),
-                tax_percent=Decimal(rng.choice(["0", "20", "19", "21", "0"])),
+                name=name, status=status, credit=credit, debit_limit=Decimal(debit),
+                channels=channels, flow_speed=flow_speed,
                 invoice_schedule=rng.choice(["Daily", "Weekly", "Monthly", "Monthly"]),
                 invoice_due_days=rng.choice([7, 14, 30]), portal_access=rng.random() < 0.85,
                 tags=",".join(rng.sample(["wholesale", "retail", "vip", "trial", "eu", "us"], rng.randint(0, 2))),
+                **_vat_fields(i),
             ))
             uow.flush()
             domain = _slug(name.split()[0]) + ".example"
@@ -165,7 +221,7 @@ def load_demo(
 def _demo_options(uow) -> None:
     defaults = {
         "number-range-start": "1000", "block-size": "1000", "portal-url": "https://portal.example.com",
-        "company-name": "Example Carrier Ltd", "company-address": "1 Exchange Street\nLondon EC1A 1AA",
+        **DEMO_COMPANY,
     }
     for key, value in defaults.items():
         if uow.session.get(Option, key) is None:

@@ -17,28 +17,38 @@ Generating
     duplicates even when several workstations generate at once; the overlap check runs
     under the same lock.
 
-Figures
+Figures (EN 16931)
     Lines are one per UTC day (from the hourly summary) or one per destination (the
     period's CDRs grouped by ``customer_card_dest_code``/``customer_card_dest_name``),
-    after the option "invoice-line-grouping". Per line: calls (connected), minutes
-    (billed duration), unit price (net per billed minute), net (the exact sum of the
-    customer charges, 6 decimals). The invoice:
+    after the option "invoice-line-grouping". Per line: calls (connected) and minutes
+    (billed duration) for information, and the invoiced quantity 1 (unit code C62, "one":
+    the line's calls as one item) at an item price equal to the line net, so that
+    line net = quantity x price holds exactly. The amounts, all in the currency's minor
+    unit (ISO 4217: 2 decimals, JPY 0, KWD 3), half-up:
 
-    * ``net``   = the exact sum of the line nets = the customer charges of its CDRs;
-    * ``tax``   = net x tax rate / 100 (stored to 6 decimals);
-    * ``total`` = round_half_up(net + net x rate / 100, minor unit of the currency),
-      rounded once, from the exact figures (2 decimals; JPY 0; see ``MINOR_UNITS``).
+    * the invoice ``net`` is the period's exact customer charge (the Summary row's
+      Customer Charge) rounded once; the line nets are the exact line charges rounded so
+      that they add up to it (largest remainder, each within one minor unit): BR-CO-10;
+    * ``tax`` = round(net x rate / 100): the customer's one VAT category per invoice, so
+      the VAT of that category (BR-CO-17) and the invoice's VAT total (BR-CO-14);
+    * ``total`` = net + tax (BR-CO-13, BR-CO-15), amount due = total (BR-CO-16: nothing
+      prepaid, no rounding amount).
 
-    What an invoice shows (PDF, Excel, the lines dialog) is rounded to the minor unit
-    and adds up: Net shown = net rounded half-up, Tax shown = Total - Net shown, and the
-    line amounts are the exact line amounts rounded so that each column sums to the
-    figure below it (largest remainder: every shown line amount is within one minor unit
-    of its exact value). See :meth:`InvoiceRecord.shown_lines`.
+    Line taxes are shown only as a split of the invoice tax over the lines (they add up).
+    Invoices made before migration 0003 keep their figures (``legacy_amounts``).
+
+Lifecycle
+    ``Draft`` (generated; its invoice date may change) -> ``Issued`` (``issue_invoice``:
+    immutable from then on, the seller and buyer are frozen into it) -> payments
+    (``record_payment``, ``set_paid_status``: Unpaid, Pending, Part Paid, Paid) and
+    ``Credited`` (``credit_invoice``: a credit note, type 381, in its own gapless series
+    CN-1, CN-2..., referencing the invoice). A credited period may be invoiced again.
 
 Audit
     One GENERATE entry per invoice with the invoice row as its after-document, and one
     GENERATE entry on ``invoice_lines`` (same key: the invoice id) listing its lines. The
-    counter moves within those entries. Paid status changes are UPDATE entries.
+    counter moves within those entries. Issuing, payments and paid status changes are
+    UPDATE entries; a credit note is a CREATE entry plus the invoice's UPDATE.
 """
 from __future__ import annotations
 
@@ -53,11 +63,12 @@ from sqlalchemy.orm import Session
 
 from cxdesk.db import Database
 from cxdesk.errors import ConflictError, NotFound, ValidationError
-from cxdesk.models import PAID_STATUSES, Cdr, Customer, Invoice, InvoiceCounter, InvoiceLine, utcnow
+from cxdesk.models import Cdr, Customer, Invoice, InvoiceCounter, InvoiceLine, utcnow
 from cxdesk.models.base import MONEY_SCALE
-from cxdesk.services import options, rollup
+from cxdesk.models.invoices import CreditNote
+from cxdesk.services import options, party_checks, rollup
 from cxdesk.services.actor import Actor
-from cxdesk.services.customers import check_version
+from cxdesk.services.einvoice.document import amount_places
 from cxdesk.services.summary import check_period, period_end, period_label, period_start, summary_rows
 from cxdesk.services.uow import jsonable, unit_of_work
 
@@ -65,15 +76,13 @@ KINDS = ("daily", "weekly", "monthly")
 #: Invoice Schedule (customer field) -> period kind
 SCHEDULE_KINDS = {"Daily": "daily", "Weekly": "weekly", "Monthly": "monthly"}
 COUNTER_ID = 1
+CREDIT_COUNTER_ID = 2
+#: invoiced quantity of every line and its unit (UN/ECE Recommendation 20 "C62": one)
+LINE_QUANTITY = Decimal(1)
+LINE_UNIT = "C62"
 #: English month names, whatever the locale (Qt sets the C library's from the environment)
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
-#: ISO 4217 currencies whose minor unit is not 1/100 (all others: 2 decimals)
-MINOR_UNITS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}
 _MICRO = Decimal(1).scaleb(-MONEY_SCALE)
 _HUNDRED = Decimal(100)
 _SIXTY = Decimal(60)
@@ -84,12 +93,27 @@ _PREC = 60  # decimal digits for money arithmetic: far beyond any amount the col
 
 # -- money ----------------------------------------------------------------------------
 def minor_units(currency: str) -> int:
-    """Decimals of the currency's minor unit: 2 for most, 0 for JPY, 3 for KWD..."""
-    return MINOR_UNITS.get((currency or "").upper(), 2)
+    """Decimals of the currency's minor unit (ISO 4217): 2 for most, 0 for JPY, 3 for KWD..."""
+    return party_checks.minor_units(currency)
+
+
+#: ISO 4217 currencies whose minor unit is not 1/100, from the maintained ISO list
+MINOR_UNITS = {code: party_checks.minor_units(code) for code in party_checks.currency_codes()
+               if party_checks.minor_units(code) != 2}
 
 
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
+
+
+def invoice_quantum(currency: str) -> Decimal:
+    """The step of an invoice's amounts: the minor unit, but at most 2 decimals, as EN 16931
+    allows no more (BR-DEC-*): 0.01 for EUR and for KWD (whose fils are 0.001), 1 for JPY."""
+    return Decimal(1).scaleb(-amount_places(minor_units(currency)))
+
+
+def round_invoice(value: Decimal, currency: str) -> Decimal:
+    return value.quantize(invoice_quantum(currency), ROUND_HALF_UP)
 
 
 def round_money(value: Decimal, currency: str) -> Decimal:
@@ -104,11 +128,11 @@ def tax_of(net: Decimal, tax_percent: Decimal) -> Decimal:
         return net * tax_percent / _HUNDRED
 
 
-def invoice_total(net: Decimal, tax_percent: Decimal, currency: str) -> Decimal:
-    """The total: net plus tax, rounded once, half-up, to the minor unit."""
+def vat_amount(net: Decimal, tax_percent: Decimal, currency: str) -> Decimal:
+    """The VAT of one category: round(sum of its line nets x rate / 100) (BR-CO-17)."""
     with localcontext() as ctx:
         ctx.prec = _PREC
-        return round_money(net + tax_of(net, tax_percent), currency)
+        return round_invoice(tax_of(net, tax_percent), currency)
 
 
 def allocate(amounts: Sequence[Decimal], target: Decimal, step: Decimal) -> list[Decimal]:
@@ -148,10 +172,11 @@ class LineRecord:
     period_end: dt.datetime  #: exclusive
     calls: int
     minutes: Decimal
-    unit_price: Decimal  #: net per billed minute (0 without billed minutes)
-    net: Decimal  #: exact (6 decimals)
-    tax: Decimal  #: net x rate / 100, to 6 decimals
-    total: Decimal  #: net + tax, to 6 decimals
+    unit_price: Decimal  #: item net price: the line net (quantity 1); legacy: net per billed minute
+    net: Decimal  #: in the minor unit (legacy: exact, 6 decimals)
+    tax: Decimal  #: this line's share of the invoice tax (legacy: net x rate / 100, 6 decimals)
+    total: Decimal  #: net + tax
+    quantity: Decimal = LINE_QUANTITY  #: invoiced quantity; net = quantity x unit_price
 
     @property
     def last_day(self) -> dt.date:
@@ -190,6 +215,24 @@ class InvoiceRecord:
     updated_by: str
     updated_at: dt.datetime
     lines: tuple[LineRecord, ...] = field(default=())
+    paid_amount: Decimal = Decimal(0)
+    state: str = "Draft"
+    issued_at: dt.datetime | None = None
+    vat_category: str = "S"
+    vat_exemption_reason: str = ""
+    vat_exemption_code: str = ""
+    legacy_amounts: bool = False
+    #: JSON of the parties as issued ("" while a draft)
+    seller: str = ""
+    buyer: str = ""
+
+    @property
+    def is_draft(self) -> bool:
+        return self.state == "Draft"
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.total - self.paid_amount
 
     @property
     def last_day(self) -> dt.date:
@@ -202,7 +245,7 @@ class InvoiceRecord:
 
     @property
     def net_shown(self) -> Decimal:
-        return round_money(self.net, self.currency)
+        return self.net if not self.legacy_amounts else round_money(self.net, self.currency)
 
     @property
     def tax_shown(self) -> Decimal:
@@ -211,9 +254,9 @@ class InvoiceRecord:
 
     def shown_lines(self) -> list[ShownLine]:
         """The lines with nets adding up to Net shown and taxes to Tax shown."""
-        step = quantum(self.currency)
+        step = quantum(self.currency) if self.legacy_amounts else invoice_quantum(self.currency)
         nets = allocate([ln.net for ln in self.lines], self.net_shown, step)
-        taxes = allocate([tax_of(ln.net, self.tax_percent) for ln in self.lines], self.tax_shown, step)
+        taxes = allocate([ln.tax for ln in self.lines], self.tax_shown, step)
         return [ShownLine(ln, n, t, n + t) for ln, n, t in zip(self.lines, nets, taxes)]
 
     def amount(self, value: Decimal, with_code: bool = True) -> str:
@@ -238,14 +281,25 @@ class InvoiceRow:
     total: Decimal
     paid_status: str
     version: int
+    state: str = "Issued"
+    paid_amount: Decimal = Decimal(0)
+    #: the credit note that cancels it ("" if none): "CN-3"
+    credit_note: str = ""
 
 
 @dataclass(frozen=True)
 class Company:
-    """The issuer block of an invoice (Settings > Options)."""
+    """The seller (Settings > Company): legal name, address, country, VAT ID, bank account."""
 
     name: str
-    address: str
+    address: str  #: the street lines, one per line (up to 3)
+    city: str = ""
+    post_code: str = ""
+    country: str = ""
+    vat_id: str = ""
+    registration_id: str = ""
+    iban: str = ""
+    bic: str = ""
 
 
 @dataclass(frozen=True)
@@ -272,14 +326,26 @@ def _record(inv: Invoice, customer_name: str, lines: Iterable[LineRecord] | None
     return InvoiceRecord(customer_name=customer_name, lines=tuple(lines), **values)
 
 
+def credit_note_ref(number: int) -> str:
+    """How a credit note's number is shown and typed: CN-3."""
+    return f"CN-{number}"
+
+
 def list_invoices(session: Session, customer_id: int | None = None) -> list[InvoiceRow]:
-    """Invoices by number, of one customer or all."""
-    stmt = (select(*(getattr(Invoice, f.name) for f in fields(InvoiceRow) if f.name != "customer_name"),
-                   Customer.name.label("customer_name"))
-            .join(Customer, Customer.id == Invoice.customer_id).order_by(Invoice.number))
+    """Invoices by number, of one customer or all, each with its credit note if any."""
+    stmt = (select(*(getattr(Invoice, f.name) for f in fields(InvoiceRow)
+                     if f.name not in ("customer_name", "credit_note")),
+                   Customer.name.label("customer_name"), CreditNote.number.label("cn"))
+            .join(Customer, Customer.id == Invoice.customer_id)
+            .outerjoin(CreditNote, CreditNote.invoice_id == Invoice.id).order_by(Invoice.number))
     if customer_id is not None:
         stmt = stmt.where(Invoice.customer_id == customer_id)
-    return [InvoiceRow(**row._asdict()) for row in session.execute(stmt)]
+    out = []
+    for row in session.execute(stmt):
+        values = row._asdict()
+        cn = values.pop("cn")
+        out.append(InvoiceRow(credit_note=credit_note_ref(cn) if cn else "", **values))
+    return out
 
 
 def get_invoice(session: Session, invoice_id: int) -> InvoiceRecord:
@@ -301,8 +367,16 @@ def find_invoice(session: Session, number: int | str) -> InvoiceRecord:
     return _record(inv, session.get(Customer, inv.customer_id).name)
 
 
+#: Company field -> option key
+COMPANY_OPTIONS = {
+    "name": "company-name", "address": "company-address", "city": "company-city",
+    "post_code": "company-post-code", "country": "company-country", "vat_id": "company-vat-id",
+    "registration_id": "company-registration-id", "iban": "company-iban", "bic": "company-bic",
+}
+
+
 def company(session: Session) -> Company:
-    return Company(options.get(session, "company-name"), options.get(session, "company-address"))
+    return Company(**{name: options.get(session, key) for name, key in COMPANY_OPTIONS.items()})
 
 
 # -- periods --------------------------------------------------------------------------
@@ -335,10 +409,12 @@ def _aligned(kind: str, start: dt.datetime) -> dt.datetime:
 
 
 def _covering(session: Session, customer_id: int, start: dt.datetime, end: dt.datetime) -> Invoice | None:
-    """The first invoice of the customer that overlaps [start, end), if any."""
+    """The first invoice of the customer that overlaps [start, end), if any (credited ones
+    do not count: their period may be invoiced again)."""
     return session.scalars(
         select(Invoice).where(Invoice.customer_id == customer_id, Invoice.period_start < end,
-                              Invoice.period_end > start).order_by(Invoice.number).limit(1)
+                              Invoice.period_end > start, Invoice.state != "Credited")
+        .order_by(Invoice.number).limit(1)
     ).first()
 
 
@@ -356,24 +432,38 @@ def _minutes(seconds: int) -> Decimal:
     return (Decimal(seconds) / _SIXTY).quantize(_MICRO, ROUND_HALF_UP)
 
 
-def _line(position: int, description: str, start: dt.datetime, end: dt.datetime, calls: int, seconds: int,
-          net: Decimal, tax_percent: Decimal) -> LineRecord:
+@dataclass(frozen=True)
+class _RawLine:
+    description: str
+    start: dt.datetime
+    end: dt.datetime
+    calls: int
+    seconds: int
+    charge: Decimal  #: exact
+
+
+def standard_lines(raw: Sequence[_RawLine], tax_percent: Decimal, currency: str) -> tuple[list[LineRecord], Decimal]:
+    """The lines by EN 16931 and the invoice tax: nets rounded to add up to the rounded
+    exact charge, quantity 1 at price = net, the tax (one category) split over the lines."""
+    step = invoice_quantum(currency)
+    net = round_invoice(sum((r.charge for r in raw), Decimal(0)), currency)
+    nets = allocate([r.charge for r in raw], net, step)
+    tax = vat_amount(net, tax_percent, currency)
     with localcontext() as ctx:
         ctx.prec = _PREC
-        unit = (net * _SIXTY / seconds).quantize(_MICRO, ROUND_HALF_UP) if seconds else Decimal(0)
-    tax = tax_of(net, tax_percent).quantize(_MICRO, ROUND_HALF_UP)
-    return LineRecord(position, description, start, end, int(calls), _minutes(int(seconds)), unit, net, tax, net + tax)
+        taxes = allocate([tax_of(n, tax_percent) for n in nets], tax, step)
+    lines = [LineRecord(i, r.description, r.start, r.end, int(r.calls), _minutes(int(r.seconds)), n, n, t, n + t,
+                        LINE_QUANTITY) for i, (r, n, t) in enumerate(zip(raw, nets, taxes), 1)]
+    return lines, tax
 
 
-def _day_lines(session: Session, customer_id: int, start: dt.datetime, end: dt.datetime,
-               tax_percent: Decimal) -> list[LineRecord]:
+def _day_lines(session: Session, customer_id: int, start: dt.datetime, end: dt.datetime) -> list[_RawLine]:
     rows = summary_rows(session, customer_id, "daily", start.date(), (end - _DAY).date())
-    return [_line(i, f"Calls on {r.label}", r.period_start, r.period_end, r.connected, r.billed_seconds,
-                  r.customer_charge, tax_percent) for i, r in enumerate(rows, 1)]
+    return [_RawLine(f"Calls on {r.label}", r.period_start, r.period_end, r.connected, r.billed_seconds,
+                     r.customer_charge) for r in rows]
 
 
-def _destination_lines(session: Session, customer_id: int, start: dt.datetime, end: dt.datetime,
-                       tax_percent: Decimal) -> list[LineRecord]:
+def _destination_lines(session: Session, customer_id: int, start: dt.datetime, end: dt.datetime) -> list[_RawLine]:
     rows = session.execute(
         select(Cdr.customer_card_dest_code, Cdr.customer_card_dest_name,
                func.sum(case((Cdr.duration > 0, 1), else_=0)), func.sum(Cdr.customer_duration),
@@ -384,14 +474,14 @@ def _destination_lines(session: Session, customer_id: int, start: dt.datetime, e
     out = []
     for code, name, calls, seconds, net in sorted(rows, key=lambda r: (r[1].lower(), r[0])):
         description = f"{name} ({code})" if name and code else name or code or "Unknown destination"
-        out.append((description, calls or 0, seconds or 0, net or Decimal(0)))
-    return [_line(i, d, start, end, c, s, n, tax_percent) for i, (d, c, s, n) in enumerate(out, 1)]
+        out.append(_RawLine(description, start, end, calls or 0, seconds or 0, net or Decimal(0)))
+    return out
 
 
 # -- generating -----------------------------------------------------------------------
-def _lock_counter(session: Session) -> int:
+def _lock_counter(session: Session, counter_id: int = COUNTER_ID) -> int:
     return session.execute(
-        select(InvoiceCounter.last_number).where(InvoiceCounter.id == COUNTER_ID).with_for_update()
+        select(InvoiceCounter.last_number).where(InvoiceCounter.id == counter_id).with_for_update()
     ).scalar_one()
 
 
@@ -405,15 +495,17 @@ def _create(uow, customer: Customer, kind: str, start: dt.datetime, number: int,
     session = uow.session
     end = period_end(kind, start)
     make_lines = _destination_lines if grouping == "destination" else _day_lines
-    lines = make_lines(session, customer.id, start, end, customer.tax_percent)
+    lines, tax = standard_lines(make_lines(session, customer.id, start, end), customer.tax_percent, customer.currency)
     net = sum((ln.net for ln in lines), Decimal(0))
-    tax = tax_of(net, customer.tax_percent).quantize(_MICRO, ROUND_HALF_UP)
-    total = invoice_total(net, customer.tax_percent, customer.currency)
+    total = net + tax
     inv = Invoice(
         number=number, customer_id=customer.id, name=invoice_name(kind, start), period_kind=kind,
         period_start=start, period_end=end, invoice_date=invoice_date,
         due_date=invoice_date + dt.timedelta(days=customer.invoice_due_days), currency=customer.currency,
         tax_percent=customer.tax_percent, net=net, tax=tax, total=total, paid_status="Unpaid",
+        paid_amount=Decimal(0), state="Draft", vat_category=customer.vat_category,
+        vat_exemption_reason=customer.vat_exemption_reason, vat_exemption_code=customer.vat_exemption_code,
+        legacy_amounts=False, seller="", buyer="",
     )
     uow.add(inv, action="GENERATE", message=(
         f"Generated invoice {number} for customer {customer.id} ({customer.name}): {inv.name}, "
@@ -431,7 +523,8 @@ def _create(uow, customer: Customer, kind: str, start: dt.datetime, number: int,
 
 def _line_doc(ln: LineRecord) -> dict:
     return {"description": ln.description, "from": jsonable(ln.period_start), "to": jsonable(ln.period_end),
-            "calls": ln.calls, "minutes": jsonable(ln.minutes), "unit_price": jsonable(ln.unit_price),
+            "calls": ln.calls, "minutes": jsonable(ln.minutes), "quantity": jsonable(ln.quantity),
+            "unit_price": jsonable(ln.unit_price),
             "net": jsonable(ln.net), "tax": jsonable(ln.tax), "total": jsonable(ln.total)}
 
 
@@ -563,27 +656,13 @@ def auto_generate(
     return AutoResult(created, skipped)
 
 
-# -- editing --------------------------------------------------------------------------
+# -- lifecycle (cxdesk/services/invoice_lifecycle.py) -----------------------------------
 def set_paid_status(db: Database, actor: Actor, invoice_id: int, status: str, expected_version: int | None,
                     comment: str = "") -> InvoiceRecord:
-    """Paid, Unpaid or Pending; refused when the invoice changed since ``expected_version``."""
-    actor.require("edit_invoices")
-    wanted = str(status or "").strip().lower()
-    new = next((s for s in PAID_STATUSES if s.lower() == wanted), None)
-    if new is None:
-        raise ValidationError(f"'{status}' is not a paid status; choose one of: {', '.join(PAID_STATUSES)}.",
-                              field="paid_status")
-    with unit_of_work(db, actor, comment) as uow:
-        inv = uow.session.get(Invoice, invoice_id, with_for_update=True, populate_existing=True)
-        if inv is None:
-            raise NotFound(f"Invoice record {invoice_id} does not exist (any more); refresh the list.")
-        check_version(inv, expected_version, f"invoice {inv.number}")
-        old = inv.paid_status
-        if old != new:
-            inv.paid_status = new
-            uow.note(inv, message=f"Changed the paid status of invoice {inv.number} from {old} to {new}")
-            uow.flush()
-        return _record(inv, uow.session.get(Customer, inv.customer_id).name)
+    """Paid, Unpaid, Pending or Part Paid of an issued invoice; see invoice_lifecycle."""
+    from cxdesk.services import invoice_lifecycle
+
+    return invoice_lifecycle.set_paid_status(db, actor, invoice_id, status, expected_version, comment)
 
 
 # -- Excel ----------------------------------------------------------------------------
@@ -616,8 +695,10 @@ def export_invoice_xlsx(actor: Actor, invoice: InvoiceRecord, issuer: Company, p
     wb.properties.creator = "cxdesk"
     ws.append([text(issuer.name or "")])
     ws["A1"].font = Font(bold=True, size=14)
-    for line in (issuer.address or "").splitlines():
-        ws.append([text(line)])
+    for line in (issuer.address or "").splitlines() + [f"{issuer.post_code} {issuer.city}".strip(), issuer.country,
+                                                        f"VAT ID {issuer.vat_id}" if issuer.vat_id else ""]:
+        if line:
+            ws.append([text(line)])
     ws.append([])
     ws.append(["Invoice", invoice.number])
     ws.cell(ws.max_row, 1).font = Font(bold=True, size=14)
@@ -626,7 +707,7 @@ def export_invoice_xlsx(actor: Actor, invoice: InvoiceRecord, issuer: Company, p
     for label, value in (("Customer", invoice.customer_name), ("Customer ID", invoice.customer_id),
                          ("Invoice date", invoice.invoice_date), ("Due date", invoice.due_date),
                          ("Period (UTC)", f"{invoice.name}: {invoice.period_text}"),
-                         ("Currency", invoice.currency), ("Paid", invoice.paid_status)):
+                         ("Currency", invoice.currency), ("State", invoice.state), ("Paid", invoice.paid_status)):
         value = text(value)  # every text through the one guard; numbers and dates pass as they are
         ws.append([label, value])
         ws.cell(ws.max_row, 1).font = bold
@@ -660,3 +741,12 @@ def export_invoice_xlsx(actor: Actor, invoice: InvoiceRecord, issuer: Company, p
         ws.column_dimensions[letter].width = width
     with atomic_file(path) as temp:
         wb.save(temp)
+
+
+# -- EN 16931 (cxdesk/services/invoice_document.py) -------------------------------------
+def einvoice_document(session: Session, invoice_id: int):
+    """The invoice as the EN 16931 ``Document`` (services/einvoice/document.py) that the
+    CII, UBL, Factur-X and PDF writers take."""
+    from cxdesk.services import invoice_document
+
+    return invoice_document.invoice_document(session, invoice_id)

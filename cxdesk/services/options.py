@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from cxdesk.db import Database
 from cxdesk.errors import ValidationError
 from cxdesk.models import Option
+from cxdesk.services import party_checks
 from cxdesk.services.actor import Actor
 from cxdesk.services.uow import unit_of_work
 
@@ -119,13 +120,30 @@ DEFINITIONS: dict[str, OptionDef] = {d.key: d for d in [
     OptionDef("invoice-line-grouping", "Invoice Line Grouping", _choice("day", "destination"), "day",
               choices=("day", "destination")),
     OptionDef("company-name", "Company Name", _text(200), help="shown on invoices"),
-    OptionDef("company-address", "Company Address", _text(1000), help="shown on invoices"),
+    OptionDef("company-address", "Company Address", lambda v: party_checks.check_address_lines(v, "company-address"),
+              help="street lines of the seller (up to 3), shown on invoices"),
+    OptionDef("company-city", "Company City", lambda v: party_checks.check_text(v, "company-city", "The city", 100)),
+    OptionDef("company-post-code", "Company Post Code",
+              lambda v: party_checks.check_text(v, "company-post-code", "The post code", 20)),
+    OptionDef("company-country", "Company Country", lambda v: party_checks.check_country(v, "company-country"),
+              help="ISO 3166 two-letter code, such as DE"),
+    OptionDef("company-vat-id", "Company VAT ID", lambda v: party_checks.check_vat_id(v, "company-vat-id"),
+              help="with the country prefix, such as DE123456789"),
+    OptionDef("company-registration-id", "Company Registration ID",
+              lambda v: party_checks.check_text(v, "company-registration-id", "The registration id", 100),
+              help="legal registration (trade register) number"),
+    OptionDef("company-iban", "Company IBAN", lambda v: party_checks.check_iban(v, "company-iban"),
+              help="account the customers pay to"),
+    OptionDef("company-bic", "Company BIC", lambda v: party_checks.check_bic(v, "company-bic")),
     OptionDef("smtp-host", "SMTP Host", _text(253)),
     OptionDef("smtp-port", "SMTP Port", _port, "587"),
     OptionDef("smtp-security", "SMTP Security", _choice("none", "starttls", "ssl"), "starttls",
               choices=("none", "starttls", "ssl")),
     OptionDef("smtp-user", "SMTP User", _text(200)),
     OptionDef("smtp-sender", "Sender Address", _email),
+    OptionDef("smtp-allow-plaintext-passwords", "Email Passwords Unencrypted", _choice("off", "on"), "off",
+              "on: generated passwords may be emailed over SMTP security none (turned on in Settings > Email)",
+              guard="cxdesk.services.mail:guard_plaintext_option", choices=("off", "on")),
     OptionDef("default-region", "Default phone region", _phone_region, "GB",
               "country whose national numbers (typed without + or 00) contacts' phones are read in",
               choices=PHONE_REGIONS),

@@ -1,5 +1,6 @@
 """Invoice numbers under real concurrency: several processes generating at once on one
-PostgreSQL database get 1..N without gaps or duplicates, and a period is invoiced once."""
+PostgreSQL database get 1..N without gaps or duplicates, and a period is invoiced once;
+several processes crediting at once get credit notes CN-1..CN-N, one per invoice."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from cxdesk.db import open_database
 from cxdesk.models import AuditEntry, Cdr, Customer, Invoice, InvoiceCounter
-from cxdesk.services import audit_chain, rollup
+from cxdesk.services import audit_chain, invoices, rollup
 from cxdesk.services.actor import cli_actor
 from cxdesk.services.uow import unit_of_work
 
@@ -31,7 +32,7 @@ import contextlib, datetime as dt, io, json, os, sys, time
 from cxdesk.cli import main
 from cxdesk.db import open_database
 from cxdesk.errors import UserError
-from cxdesk.services import invoices
+from cxdesk.services import invoice_lifecycle, invoices
 from cxdesk.services.actor import cli_actor
 
 url, go, mode = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -42,7 +43,13 @@ jan = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 while not os.path.exists(go):
     time.sleep(0.005)
 for job in jobs:
-    if mode == "generate":
+    if mode == "credit":
+        try:
+            note = invoice_lifecycle.credit_invoice(db, actor, job, "concurrency")
+            print(json.dumps([job, "ok", [note.number]]), flush=True)
+        except UserError as exc:
+            print(json.dumps([job, str(exc), []]), flush=True)
+    elif mode == "generate":
         try:
             made = invoices.generate_for_periods(db, actor, job, "monthly", [jan])
             print(json.dumps([job, "ok", [i.number for i in made]]), flush=True)
@@ -110,7 +117,7 @@ def check_db(db, expected_invoices: int) -> dict[tuple[int, dt.datetime], int]:
     with db.read_session() as s:
         rows = s.execute(select(Invoice.number, Invoice.customer_id, Invoice.period_start)).all()
         assert sorted(r.number for r in rows) == list(range(1, expected_invoices + 1))
-        assert s.scalar(select(InvoiceCounter.last_number)) == expected_invoices
+        assert s.scalar(select(InvoiceCounter.last_number).where(InvoiceCounter.id == invoices.COUNTER_ID)) == expected_invoices
         generated = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "GENERATE"))
         assert generated == 2 * expected_invoices
         check = audit_chain.verify(s)
@@ -149,3 +156,33 @@ def test_three_processes_auto_generate_at_once(pg, tmp_path):
     assert reported == list(range(1, 25 * 4 + 1))  # each invoice made by exactly one process
     periods = check_db(db, 25 * 4)
     assert set(periods) == {(cid, JAN + dt.timedelta(days=d)) for cid in ids for d in range(4)}
+
+
+def test_three_processes_credit_the_same_invoices(pg, tmp_path):
+    from cxdesk.models.invoices import CreditNote
+    from cxdesk.services import invoice_lifecycle, options
+
+    url, db = pg
+    ids = make_customers(db, 30, "Monthly", 1)
+    for key, value in (("company-name", "Example Carrier Ltd"), ("company-country", "GB"),
+                       ("company-vat-id", "GB123456789")):
+        options.set_value(db, cli_actor(), key, value)
+    with unit_of_work(db, cli_actor()) as uow:
+        for cid in ids:
+            uow.session.get(Customer, cid).country = "DE"
+    made = [invoices.generate_for_periods(db, cli_actor(), cid, "monthly", [JAN])[0] for cid in ids]
+    numbers = {inv.id: invoice_lifecycle.issue_invoice(db, cli_actor(), inv.id).number for inv in made}
+    orders = [random.Random(seed).sample(list(numbers), len(numbers)) for seed in range(3)]
+    results = run_workers(tmp_path, url, "credit", orders)
+
+    outcomes = [r for worker in results for r in worker]
+    won = {invoice_id: cn[0] for invoice_id, msg, cn in outcomes if msg == "ok"}
+    assert sorted(won) == sorted(numbers) and sorted(won.values()) == list(range(1, 31))  # one each, no gaps
+    for invoice_id, msg, _ in outcomes:
+        if msg != "ok":
+            assert msg == f"Invoice {numbers[invoice_id]} is already credited by credit note CN-{won[invoice_id]}."
+    with db.read_session() as s:
+        assert s.get(InvoiceCounter, invoices.CREDIT_COUNTER_ID).last_number == 30
+        assert s.scalar(select(func.count()).select_from(CreditNote)) == 30
+        assert {inv.state for inv in s.scalars(select(Invoice))} == {"Credited"}
+        assert audit_chain.verify(s).ok

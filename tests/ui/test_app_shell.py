@@ -170,7 +170,7 @@ def test_admins_manage_operators_in_settings(ctx, sqlite_db, qtbot, answers, mod
     dialog = SettingsDialog(ctx)
     qtbot.addWidget(dialog)
     page = dialog.operators_page
-    assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == ["Options", "Email", "Operators"]
+    assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == ["Options", "Company", "Email", "Operators"]
     dialog.show()
     dialog.tabs.setCurrentWidget(page)
     qtbot.waitUntil(lambda: page.loads == 1)

@@ -76,13 +76,13 @@ def test_the_pdf_is_drawn_off_the_gui_thread(threaded_ctx, data, qtbot, model_te
     from cxdesk.ui.kit import dialogs
 
     threads = []
-    draw = pdf_writer.write_invoice_pdf
+    draw = pdf_writer.document_pdf  # the printed e-invoice (einvoice/export.py draws it through this)
 
     def watched(*args):
         threads.append(threading.current_thread())
         return draw(*args)
 
-    monkeypatch.setattr(pdf_writer, "write_invoice_pdf", watched)
+    monkeypatch.setattr(pdf_writer, "document_pdf", watched)
     monkeypatch.setattr(dialogs, "save_file", lambda *a: str(tmp_path / "jan.pdf"))
     tab = make_tab(threaded_ctx, data[0], qtbot, model_tester)
     qtbot.waitUntil(lambda: tab.proxy.rowCount() == 1)

@@ -1,6 +1,7 @@
 """The Invoices tab driven as a user would: the list, the lines dialog, the paid status
-edited in its cell (audited, refused for staff and on a conflict), Auto Generate, and
-export to PDF (read back with pdftotext) and Excel; the list follows other writers' changes."""
+edited in its cell (audited, refused for staff and on a conflict), Auto Generate, Issue,
+Record Payment, Credit Note, and the Export menu (PDF read back with pdftotext, UBL, Excel);
+the list follows other writers' changes."""
 from __future__ import annotations
 
 import datetime as dt
@@ -43,9 +44,15 @@ def cdr(callid: str, at: dt.datetime, customer_id: int, charge: str) -> dict:
 
 def seed(db, make_customer, admin, accountant) -> tuple[int, int]:
     """Acme: January 2025 (invoice 1, three days) and February (invoice 3, not yet: see
-    auto); Other: January (invoice 2)."""
-    acme = make_customer(db, "Acme Telecom", tax_percent=Decimal("20"), invoice_due_days=30)
-    other = make_customer(db, "Other Ltd")
+    auto); Other: January (invoice 2). Invoices 1 and 2 are issued."""
+    from cxdesk.services import invoice_lifecycle
+
+    for key, value in (("company-name", "Example Carrier Ltd"), ("company-address", "1 Exchange Street"),
+                       ("company-city", "London"), ("company-country", "GB"), ("company-vat-id", "GB123456789"),
+                       ("company-iban", "GB33BUKB20201555555555")):
+        options.set_value(db, admin, key, value)
+    acme = make_customer(db, "Acme Telecom", tax_percent=Decimal("20"), invoice_due_days=30, country="DE")
+    other = make_customer(db, "Other Ltd", country="FR")
     with unit_of_work(db, admin) as uow:
         uow.bulk_insert(Cdr, [cdr("a1", day(3), acme, "1.111111"), cdr("a2", day(4), acme, "2.222222"),
                               cdr("a3", day(5), acme, "3.333333"), cdr("o1", day(3), other, "5"),
@@ -54,6 +61,10 @@ def seed(db, make_customer, admin, accountant) -> tuple[int, int]:
     jan = dt.datetime(2025, 1, 1, tzinfo=UTC)
     invoices.generate_for_periods(db, accountant, acme, "monthly", [jan], now=NOW, invoice_date=dt.date(2025, 2, 1))
     invoices.generate_for_periods(db, accountant, other, "monthly", [jan], now=NOW)
+    with db.read_session() as s:
+        drafts = invoices.list_invoices(s)
+    for row in drafts:
+        invoice_lifecycle.issue_invoice(db, accountant, row.id, row.version)
     return acme, other
 
 
@@ -101,13 +112,17 @@ def audit_entries(ctx, action: str) -> list[AuditEntry]:
 
 def test_the_list_shows_the_customers_invoices(tab, data, qtbot):
     headers = [tab.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(tab.proxy.columnCount())]
-    assert headers == ["Invoice ID", "Name", "Invoice Date", "Due Date", "Total", "Paid"]
+    assert headers == ["Invoice ID", "Name", "Invoice Date", "Due Date", "Total", "State", "Paid"]
     assert tab.proxy.rowCount() == 1  # not the other customer's
-    assert texts(tab.view, 0) == ["1", "January 2025", "2025-02-01", "2025-03-03", "8.00 EUR", "Unpaid"]
+    assert texts(tab.view, 0) == ["1", "January 2025", "2025-02-01", "2025-03-03", "8.00 EUR", "Issued", "Unpaid"]
     assert tab.count.text() == "1 invoice, 1 not paid"
-    assert not tab.open_button.isEnabled() and not tab.pdf_button.isEnabled()
+    assert not tab.open_button.isEnabled() and not tab.export_button.isEnabled()
     select_row(tab)
-    assert tab.open_button.isEnabled() and tab.pdf_button.isEnabled() and tab.paid_actions["Paid"].isEnabled()
+    assert tab.open_button.isEnabled() and tab.export_button.isEnabled() and tab.paid_actions["Paid"].isEnabled()
+    assert all(a.isEnabled() for a in tab.export_actions.values())
+    assert not any(a.isEnabled() for a in tab.credit_export_actions.values())  # no credit note yet
+    assert (tab.issue_button.isEnabled(), tab.pay_button.isEnabled(), tab.credit_button.isEnabled()) == \
+        (False, True, True)
     tab.set_customer(data[1])
     assert texts(tab.view, 0)[:2] == ["2", "January 2025"]
     tab.set_customer(None)
@@ -124,12 +139,12 @@ def test_opening_an_invoice_shows_its_lines_and_totals(tab, qtbot, model_tester)
     qtbot.waitUntil(lambda: dialog.invoice is not None)  # loaded when shown, through ctx.ops
     assert dialog.windowTitle() == "Invoice 1: Acme Telecom" and dialog.tax_label.text() == "Tax 20 %"
     assert [texts(dialog.view, r) for r in range(dialog.proxy.rowCount())] == [
-        ["Calls on 2025-01-03", "2025-01-03", "2025-01-03", "1", "1.50", "0.7407", "1.11", "0.22", "1.33"],
-        ["Calls on 2025-01-04", "2025-01-04", "2025-01-04", "1", "1.50", "1.4815", "2.22", "0.44", "2.66"],
-        ["Calls on 2025-01-05", "2025-01-05", "2025-01-05", "1", "1.50", "2.2222", "3.34", "0.67", "4.01"],
-    ]  # net 6.666666 -> 6.67, total round(7.9999992) = 8.00, tax 8.00 - 6.67; each column adds up to them
-    assert [dialog.fields[k].text() for k in ("Net", "Tax", "Total", "Paid", "Due Date")] == [
-        "6.67 EUR", "1.33 EUR", "8.00 EUR", "Unpaid", "2025-03-03"]
+        ["Calls on 2025-01-03", "2025-01-03", "2025-01-03", "1", "1.50", "1", "1.1100", "1.11", "0.22", "1.33"],
+        ["Calls on 2025-01-04", "2025-01-04", "2025-01-04", "1", "1.50", "1", "2.2200", "2.22", "0.44", "2.66"],
+        ["Calls on 2025-01-05", "2025-01-05", "2025-01-05", "1", "1.50", "1", "3.3400", "3.34", "0.67", "4.01"],
+    ]  # net 6.666666 -> 6.67 (lines adding up to it), VAT round(6.67 x 20 %) = 1.33, split over the lines
+    assert [dialog.fields[k].text() for k in ("Net", "Tax", "Total", "State", "Paid", "Due Date")] == [
+        "6.67 EUR", "1.33 EUR", "8.00 EUR", "Issued", "Unpaid", "2025-03-03"]
     dialog.close()
     qtbot.waitUntil(lambda: not shiboken6.isValid(dialog))  # deleted when closed
 
@@ -152,16 +167,17 @@ def test_the_paid_status_is_edited_in_its_cell_and_audited(tab, sqlite_db, answe
     qtbot.keyClick(editor, Qt.Key.Key_End)  # choose the last item: Paid
     qtbot.waitUntil(lambda: texts(tab.view, 0)[PAID_COLUMN] == "Paid")
     assert tab.count.text() == "1 invoice, 0 not paid"
-    (entry,) = [e for e in audit_entries(tab.ctx, "UPDATE") if e.table_name == "invoices"]
+    (entry,) = [e for e in audit_entries(tab.ctx, "UPDATE") if e.message.startswith("Changed the paid status")]
     assert (entry.actor, entry.comment, entry.message) == (
         "acc", "paid by bank transfer", "Changed the paid status of invoice 1 from Unpaid to Paid")
     assert json.loads(entry.after)["paid_status"] == "Paid"
 
     answers.text = [None]  # the reason is asked for and cancelled: nothing is saved
+    updates = len(audit_entries(tab.ctx, "UPDATE"))
     select_row(tab)
     tab.paid_actions["Pending"].trigger()
     assert texts(tab.view, 0)[PAID_COLUMN] == "Paid"
-    assert len(audit_entries(tab.ctx, "UPDATE")) == 2  # the option and the one change
+    assert len(audit_entries(tab.ctx, "UPDATE")) == updates
 
 
 def test_a_paid_status_changed_meanwhile_is_refused(tab, sqlite_db, answers, qtbot):
@@ -180,7 +196,9 @@ def test_staff_see_invoices_but_cannot_change_or_export_them(make_ctx, sqlite_db
     assert not tab.proxy.flags(tab.proxy.index(0, PAID_COLUMN)) & Qt.ItemFlag.ItemIsEditable
     assert not tab.model.setData(tab.model.index(0, PAID_COLUMN), "Paid")
     assert not any(a.isEnabled() for a in tab.paid_actions.values())
-    assert not tab.auto_button.isEnabled() and not tab.pdf_button.isEnabled() and not tab.xlsx_button.isEnabled()
+    assert not tab.auto_button.isEnabled() and not tab.export_button.isEnabled()
+    assert not any(a.isEnabled() for a in tab.export_actions.values())
+    assert not any(b.isEnabled() for b in (tab.issue_button, tab.pay_button, tab.credit_button))
     assert tab.open_button.isEnabled()
 
 
@@ -199,8 +217,6 @@ def test_auto_generate_creates_the_missing_invoices(tab, sqlite_db, answers, qtb
 
 
 def test_export_to_pdf_and_excel(tab, sqlite_db, admin, monkeypatch, tmp_path, qtbot):
-    options.set_value(sqlite_db, admin, "company-name", "Example Carrier Ltd")
-    options.set_value(sqlite_db, admin, "company-address", "1 Exchange Street\nLondon EC1A 1AA")
     asked = []
 
     def save_file(parent, title, suggested, filters):
@@ -209,11 +225,11 @@ def test_export_to_pdf_and_excel(tab, sqlite_db, admin, monkeypatch, tmp_path, q
 
     monkeypatch.setattr(dialogs, "save_file", save_file)
     select_row(tab)
-    qtbot.mouseClick(tab.pdf_button, Qt.MouseButton.LeftButton)
+    tab.pdf_action.trigger()  # Export > Invoice as PDF...
     assert asked == [("Export invoice 1 to PDF", "invoice-1.pdf", "PDF files (*.pdf)")]
     pdf = tmp_path / "invoice-1.pdf"  # the suffix is added when the name has none
     assert pdf.read_bytes().startswith(b"%PDF")
-    qtbot.mouseClick(tab.xlsx_button, Qt.MouseButton.LeftButton)  # cancelled: nothing written
+    tab.xlsx_action.trigger()  # cancelled: nothing written
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".pdf", ".xlsx")) == ["invoice-1.pdf"]
 
     monkeypatch.setattr(dialogs, "save_file", lambda *a: str(tmp_path / "jan.xlsx"))
@@ -225,8 +241,45 @@ def test_export_to_pdf_and_excel(tab, sqlite_db, admin, monkeypatch, tmp_path, q
         pytest.skip("pdftotext (poppler-utils) is not installed; scripts/install-os-deps.sh installs it")
     words = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
                                     check=True).stdout.split())
-    assert "Invoice number 1" in words and "Total due 8.00 EUR" in words and "Acme Telecom" in words
-    assert "Example Carrier Ltd" in words
+    assert "8.00 EUR" in words and "Acme Telecom" in words and "GB123456789" in words
+    assert "Example Carrier Ltd" in words and "page 1 of 1" in words
+
+
+def test_issue_pay_credit_and_export_the_credit_note(tab, sqlite_db, answers, monkeypatch, tmp_path, qtbot):
+    qtbot.mouseClick(tab.auto_button, Qt.MouseButton.LeftButton)  # drafts 3 (February) and 4 (March)
+    select_row(tab, 1)
+    assert texts(tab.view, 1)[:1] + texts(tab.view, 1)[5:] == ["3", "Draft", "Unpaid"]
+    assert (tab.issue_button.isEnabled(), tab.pay_button.isEnabled(), tab.credit_button.isEnabled()) == \
+        (True, False, False)
+    assert tab.xlsx_action.isEnabled() and not tab.export_actions["ubl"].isEnabled()  # a draft is no e-invoice yet
+    answers.confirm = False
+    qtbot.mouseClick(tab.issue_button, Qt.MouseButton.LeftButton)
+    assert texts(tab.view, 1)[5] == "Draft"
+    answers.confirm = True
+    qtbot.mouseClick(tab.issue_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: texts(tab.view, 1)[5] == "Issued")
+    assert answers.questions[-1].startswith("Issue invoice 3? From then on it cannot change")
+
+    answers.text = ["8.40x"]  # 7 EUR + 20 %: 8.40 due
+    qtbot.mouseClick(tab.pay_button, Qt.MouseButton.LeftButton)
+    assert answers.errors == ["The payment: '8.40x' is not an amount; type a number like 1250.50 or -50."]
+    answers.text = ["5"]
+    qtbot.mouseClick(tab.pay_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: texts(tab.view, 1)[6] == "Part Paid")
+    assert answers.questions[-1] == "Amount received for invoice 3 (8.40 EUR due):"
+
+    answers.text = ["rate card error"]
+    qtbot.mouseClick(tab.credit_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: texts(tab.view, 1)[5] == "Credited by CN-1")
+    assert not tab.credit_button.isEnabled() and not tab.pay_button.isEnabled()
+    assert all(a.isEnabled() for a in tab.credit_export_actions.values())
+    monkeypatch.setattr(dialogs, "save_file", lambda parent, title, name, filters: str(tmp_path / name))
+    tab.credit_export_actions["ubl"].trigger()
+    xml = (tmp_path / "credit-note-cn-1-ubl.xml").read_bytes()
+    assert b"<CreditNote" in xml and b"rate card error" in xml and b"<cbc:ID>3</cbc:ID>" in xml  # cites invoice 3
+    tab.export_actions["cii"].trigger()
+    assert b"CrossIndustryInvoice" in (tmp_path / "invoice-3-cii.xml").read_bytes()
+    assert len(answers.errors) == 1
 
 
 def test_an_unwritable_export_path_is_reported(tab, monkeypatch, tmp_path, answers):

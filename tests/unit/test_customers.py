@@ -25,7 +25,10 @@ def snapshot(db):
         rows = s.execute(select(Customer.id, Customer.name, Customer.status, Customer.currency, Customer.credit,
                                 Customer.debit_limit, Customer.channels, Customer.flow_speed, Customer.tax_percent,
                                 Customer.invoice_schedule, Customer.invoice_due_days, Customer.portal_access,
-                                Customer.tags, Customer.version).order_by(Customer.id)).all()
+                                Customer.tags, Customer.version, Customer.address_lines, Customer.city,
+                                Customer.post_code, Customer.country, Customer.vat_id, Customer.buyer_reference,
+                                Customer.vat_category, Customer.vat_exemption_reason,
+                                Customer.vat_exemption_code).order_by(Customer.id)).all()
         return rows, s.scalar(select(func.count()).select_from(AuditEntry))
 
 
@@ -52,8 +55,22 @@ def test_create_normalises_and_audits(db, staff):
 MALFORMED = [
     (dict(name="   "), "name", "Type the customer's name"),
     (dict(name="x" * 201), "name", "too long"),
-    (dict(currency="EURO"), "currency", "not a currency code"),
-    (dict(currency="€"), "currency", "not a currency code"),
+    (dict(currency="EURO"), "currency", "not an ISO 4217 currency code"),
+    (dict(currency="€"), "currency", "not an ISO 4217 currency code"),
+    (dict(currency="XYZ"), "currency", "'XYZ' is not an ISO 4217 currency code; use one such as EUR"),
+    (dict(currency="XAU"), "currency", "'XAU' is not an ISO 4217 currency code"),  # gold: no minor unit
+    (dict(country="Germany"), "country", "'Germany' is not a country code; type the two-letter ISO 3166 code"),
+    (dict(country="ZZ"), "country", "not a country code"),
+    (dict(vat_id="123456789"), "vat_id", "is not a VAT identifier; it starts with the country code"),
+    (dict(vat_id="QQ123456789"), "vat_id", "is not a VAT identifier"),
+    (dict(address_lines="1\n2\n3\n4"), "address_lines", "The address has 4 lines; an invoice holds at most 3"),
+    (dict(buyer_reference="r" * 201), "buyer_reference", "The buyer reference is too long"),
+    (dict(vat_category="X"), "vat_category", "'X' is not a VAT category; choose one of: S, Z, E, AE, K, O."),
+    (dict(vat_category="S", tax_percent="0"), "tax_percent", "A standard-rated customer needs a tax rate above 0 %"),
+    (dict(vat_category="AE", tax_percent="20"), "tax_percent", "Customers with VAT category AE (Reverse charge)"),
+    (dict(vat_category="E", tax_percent="0"), "vat_exemption_reason", "Exempt invoices must say why"),
+    (dict(vat_category="Z", vat_exemption_reason="because"), "vat_exemption_reason", "carry no exemption reason"),
+    (dict(vat_category="E", vat_exemption_code="EXEMPT"), "vat_exemption_code", "'EXEMPT' is not a VATEX code"),
     (dict(status="Closed"), "status", "is not one of: Active, Inactive, Penalty, Pending Approval"),
     (dict(debit_limit="12,50"), "debit_limit", "is not an amount"),
     (dict(debit_limit="1e3"), "debit_limit", "is not an amount"),
@@ -82,6 +99,29 @@ def test_malformed_input_is_refused_and_changes_nothing(db, staff, make_customer
     with pytest.raises(ValidationError):
         customers.update_customer(db, staff, cid, rec.version, dataclasses.replace(rec.form(), **change))
     assert snapshot(db) == before
+
+
+def test_buyer_and_vat_data_are_normalised_and_audited(db, staff):
+    rec = customers.create_customer(db, staff, CustomerForm(
+        name="Dupont SA", currency="eur", tax_percent="0", country=" fr", vat_id="fr 12.345-678901",
+        address_lines=" 1 rue  de la Paix \n\n Bat. B ", city=" Paris ", post_code="75002", buyer_reference="PO-77",
+        vat_category="ae"))
+    assert (rec.country, rec.vat_id, rec.address_lines, rec.city, rec.post_code, rec.buyer_reference) == \
+        ("FR", "FR12345678901", "1 rue de la Paix\nBat. B", "Paris", "75002", "PO-77")
+    # reverse charge gets its reason and VATEX code when none is typed (BR-AE-10)
+    assert (rec.vat_category, rec.vat_exemption_reason, rec.vat_exemption_code) == \
+        ("AE", "Reverse charge", "VATEX-EU-AE")
+    after = json.loads(entries(db)[-1].after)
+    assert (after["vat_id"], after["vat_category"], after["country"]) == ("FR12345678901", "AE", "FR")
+    # no category typed: standard rate above 0 %, else zero rated
+    assert customers.create_customer(db, staff, CustomerForm(name="S Co", currency="GBP", tax_percent="20")
+                                     ).vat_category == "S"
+    assert customers.create_customer(db, staff, CustomerForm(name="Z Co", currency="JPY")).vat_category == "Z"
+    exempt = customers.create_customer(db, staff, CustomerForm(
+        name="E Co", currency="KWD", vat_category="E", vat_exemption_reason="Article 132 (1)(i) of Directive 2006/112/EC",
+        vat_exemption_code="vatex-eu-132"))
+    assert (exempt.vat_exemption_reason, exempt.vat_exemption_code) == \
+        ("Article 132 (1)(i) of Directive 2006/112/EC", "VATEX-EU-132")
 
 
 def test_float_money_is_a_programming_error(db, staff):
@@ -252,9 +292,10 @@ def test_cli_add_list_adjust_show(sqlite_db, run_cli):
                     "--channels", "30", db_url=url)
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip() == "added customer 1 (Acme Telecom, EUR)"
-    bad = run_cli("customer", "add", "Beta", "--currency", "XX", db_url=url)
-    assert (bad.returncode, bad.stderr.strip()) == \
-        (1, "cxdesk: 'XX' is not a currency code; use three letters such as EUR, USD or GBP.")
+    for code in ("XX", "XYZ"):
+        bad = run_cli("customer", "add", "Beta", "--currency", code, db_url=url)
+        assert (bad.returncode, bad.stderr.strip()) == \
+            (1, f"cxdesk: '{code}' is not an ISO 4217 currency code; use one such as EUR, USD, GBP or JPY.")
     adjusted = run_cli("--comment", "bank transfer", "customer", "adjust", "Acme Telecom", "25.50",
                        "--reason", "payment", db_url=url)
     assert adjusted.stdout.strip() == "balance of Acme Telecom is now 25.50", adjusted.stderr
@@ -264,3 +305,11 @@ def test_cli_add_list_adjust_show(sqlite_db, run_cli):
     assert "available    1,025.50 EUR" in shown and "channels     0 in use of 30" in shown
     [entry] = [e for e in entries(sqlite_db) if e.action == "UPDATE"]
     assert (entry.actor.startswith("cli:"), entry.comment) == (True, "bank transfer")
+    dupont = run_cli("customer", "add", "Dupont SA", "--currency", "EUR", "--tax", "0", "--country", "fr",
+                     "--vat-id", "FR 12345678901", "--vat-category", "ae", "--address", "1 rue de la Paix|Bat. B",
+                     db_url=url)
+    assert dupont.stdout.strip() == "added customer 2 (Dupont SA, EUR)", dupont.stderr
+    with sqlite_db.read_session() as s:
+        rec = customers.get_customer(s, 2)
+    assert (rec.country, rec.vat_id, rec.vat_category, rec.vat_exemption_reason, rec.address_lines) == (
+        "FR", "FR12345678901", "AE", "Reverse charge", "1 rue de la Paix\nBat. B")

@@ -1,4 +1,5 @@
-"""Invoices against sums made here from the CDRs: lines, net, tax, a total rounded once;
+"""Invoices against sums made here from the CDRs: lines, net, tax by EN 16931 (line nets
+in the minor unit adding up to the period's rounded charge, VAT = round(net x rate));
 never a period twice; auto-generate; gapless numbers; paid status; Excel."""
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from cxdesk.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from cxdesk.models import AuditEntry, Cdr, Customer, Invoice, InvoiceCounter, InvoiceLine
 from cxdesk.services import audit_chain, invoices, options, rollup
+from cxdesk.services.summary import summary_rows
 from cxdesk.services.uow import unit_of_work
 
 UTC = dt.timezone.utc
@@ -64,7 +66,7 @@ def state(db) -> tuple:
     with db.read_session() as s:
         return (s.scalar(select(func.count()).select_from(Invoice)),
                 s.scalar(select(func.count()).select_from(InvoiceLine)),
-                s.scalar(select(InvoiceCounter.last_number)),
+                s.scalar(select(InvoiceCounter.last_number).where(InvoiceCounter.id == invoices.COUNTER_ID)),
                 s.scalar(select(func.count()).select_from(AuditEntry)))
 
 
@@ -85,17 +87,27 @@ def one_sentence(message: str) -> bool:
 
 
 def check_shown(inv: invoices.InvoiceRecord) -> None:
-    """The printed figures add up and stay within one minor unit of the exact ones."""
-    step = invoices.quantum(inv.currency)
+    """The stated figures follow EN 16931 and the printed ones are the stored ones."""
+    step = invoices.invoice_quantum(inv.currency)
     shown = inv.shown_lines()
-    assert sum(s.net for s in shown) == inv.net_shown
-    assert sum(s.tax for s in shown) == inv.tax_shown
-    assert sum(s.total for s in shown) == inv.total
-    assert inv.net_shown + inv.tax_shown == inv.total
-    for s in shown:
-        assert abs(s.net - s.line.net) < step
-        assert abs(s.tax - s.line.net * inv.tax_percent / 100) < step
-        assert s.net % step == 0 and s.tax % step == 0
+    assert sum(ln.net for ln in inv.lines) == inv.net  # BR-CO-10
+    assert inv.tax == (inv.net * inv.tax_percent / 100).quantize(step, ROUND_HALF_UP)  # BR-CO-17
+    assert inv.total == inv.net + inv.tax  # BR-CO-15
+    assert inv.net % step == 0 and inv.tax % step == 0
+    assert sum(s.tax for s in shown) == inv.tax_shown == inv.tax
+    assert [(s.net, s.tax) for s in shown] == [(s.line.net, s.line.tax) for s in shown]
+    for ln in inv.lines:
+        assert ln.quantity * ln.unit_price == ln.net and ln.net % step == 0  # BR-LIN: exactly
+        assert abs(ln.tax - ln.net * inv.tax_percent / 100) < step
+
+
+def check_lines(inv: invoices.InvoiceRecord, exact: dict, key) -> None:
+    """Each line net is its exact charge (computed here) within one step, and together they
+    make the rounded exact charge of the period: the Summary's Customer Charge."""
+    step = invoices.invoice_quantum(inv.currency)
+    for ln in inv.lines:
+        assert abs(ln.net - exact[key(ln)]) < step
+    assert inv.net == sum(exact.values(), Decimal(0)).quantize(step, ROUND_HALF_UP)
 
 
 @pytest.fixture
@@ -122,17 +134,21 @@ def test_monthly_invoice_by_day_matches_the_cdrs(db, acme, make_customer, admin,
     assert (inv.period_start, inv.period_end, inv.currency) == (JAN, FEB, "EUR")
     assert (inv.invoice_date, inv.due_date, inv.paid_status) == (dt.date(2026, 2, 2), dt.date(2026, 2, 16), "Unpaid")
     assert inv.tax_percent == Decimal("17.5")
-    assert inv.net == net
-    assert inv.tax == (net * Decimal("0.175")).quantize(Decimal("0.000001"), ROUND_HALF_UP)
-    assert inv.total == (net * Decimal("1.175")).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert inv.net == net.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert inv.tax == (inv.net * Decimal("0.175")).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert inv.total == inv.net + inv.tax
     assert [ln.period_start.date() for ln in inv.lines] == sorted(days)
     for ln in inv.lines:
         calls, seconds, line_net = days[ln.period_start.date()]
-        assert (ln.calls, ln.net, ln.period_end - ln.period_start) == (calls, line_net, dt.timedelta(days=1))
+        assert (ln.calls, ln.period_end - ln.period_start) == (calls, dt.timedelta(days=1))
         assert ln.minutes == (Decimal(seconds) / 60).quantize(Decimal("0.000001"), ROUND_HALF_UP)
-        assert ln.unit_price == (line_net * 60 / seconds).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+        assert (ln.quantity, ln.unit_price) == (1, ln.net)
         assert ln.description == f"Calls on {ln.period_start.date().isoformat()}"
+    check_lines(inv, {d: v[2] for d, v in days.items()}, key=lambda ln: ln.period_start.date())
     check_shown(inv)
+    with db.read_session() as s:  # the invoice net is the Summary row's Customer Charge, rounded
+        (row,) = summary_rows(s, acme, "monthly", JAN.date(), JAN.date())
+    assert inv.net == row.customer_charge.quantize(Decimal("0.01"), ROUND_HALF_UP)
     with db.read_session() as s:
         assert invoices.get_invoice(s, inv.id) == inv  # stored as returned
 
@@ -147,36 +163,37 @@ def test_destination_lines_group_the_cdrs_by_destination(db, acme, admin, accoun
     dests = expected(rows, acme, JAN, FEB, key=lambda r: (r["customer_card_dest_code"], r["customer_card_dest_name"]))
     names = {"44": "United Kingdom - Fixed (44)", "447": "United Kingdom - Mobile (447)", "1": "USA & Canada (1)",
              "": "Unknown destination"}
-    got = {ln.description: (ln.calls, ln.minutes, ln.net, ln.period_start, ln.period_end) for ln in inv.lines}
-    assert got == {names[code]: (calls, (Decimal(seconds) / 60).quantize(Decimal("0.000001"), ROUND_HALF_UP), net, JAN, FEB)
+    got = {ln.description: (ln.calls, ln.minutes, ln.period_start, ln.period_end) for ln in inv.lines}
+    assert got == {names[code]: (calls, (Decimal(seconds) / 60).quantize(Decimal("0.000001"), ROUND_HALF_UP), JAN, FEB)
                    for (code, _), (calls, seconds, net) in dests.items()}
     assert [ln.description for ln in inv.lines] == [  # by name
         "Unknown destination", "United Kingdom - Fixed (44)", "United Kingdom - Mobile (447)", "USA & Canada (1)"]
-    assert inv.net == sum(v[2] for v in dests.values())
+    check_lines(inv, {names[code]: v[2] for (code, _), v in dests.items()}, key=lambda ln: ln.description)
     assert [ln.position for ln in inv.lines] == list(range(1, len(dests) + 1))
     check_shown(inv)
 
 
-@pytest.mark.parametrize("currency, charges, rate, total", [
-    ("EUR", ["2.125"], "0", "2.13"),                         # half-up, not half-even
-    ("EUR", ["0.333333"] * 3, "0", "1.00"),                  # rounded once: lines rounded alone give 0.99
-    ("EUR", ["10.004999"], "10", "11.01"),                   # 11.0054989 -> 11.01
-    ("USD", ["0.004", "0.004"], "20", "0.01"),               # 0.0096 -> 0.01; lines shown 0.01 + 0.00
-    ("JPY", ["100.4", "0.1"], "0", "101"),                   # JPY has no minor unit
-    ("JPY", ["1000"], "8.25", "1083"),                       # 1082.5 -> 1083
-    ("KWD", ["1.2344", "0.0001"], "0", "1.235"),             # three decimals
+@pytest.mark.parametrize("currency, charges, rate, net, tax, total", [
+    ("EUR", ["2.125"], "0", "2.13", "0", "2.13"),              # half-up, not half-even
+    ("EUR", ["0.333333"] * 3, "0", "1.00", "0", "1.00"),       # the net rounded once: lines 0.34 + 0.33 + 0.33
+    ("EUR", ["10.004999"], "10", "10.00", "1.00", "11.00"),    # VAT of the stated net (BR-CO-17), not 11.01
+    ("GBP", ["8.4151"], "21", "8.42", "1.77", "10.19"),        # the issue's case: 1.77, not total - net = 1.76
+    ("USD", ["0.004", "0.004"], "20", "0.01", "0.00", "0.01"),  # 0.002 -> 0.00; lines 0.01 + 0.00
+    ("JPY", ["100.4", "0.1"], "0", "101", "0", "101"),         # JPY has no minor unit
+    ("JPY", ["1000"], "8.25", "1000", "83", "1083"),           # 82.5 -> 83
+    ("KWD", ["1.2344", "0.0001"], "0", "1.23", "0", "1.23"),   # EN 16931 states at most 2 decimals (BR-DEC-*)
 ])
-def test_the_total_is_rounded_once_half_up_to_the_minor_unit(db, make_customer, admin, accountant,
-                                                              currency, charges, rate, total):
+def test_net_and_vat_are_rounded_by_en16931(db, make_customer, admin, accountant,
+                                            currency, charges, rate, net, tax, total):
     cid = make_customer(db, "Rounding Co", currency=currency, tax_percent=Decimal(rate))
     insert(db, admin, [cdr(f"r{i}", day(5 + i), cid, 60, c) for i, c in enumerate(charges)])  # a line each
 
     (inv,) = invoices.generate_for_periods(db, accountant, cid, "monthly", [JAN], now=NOW)
 
-    assert inv.total == Decimal(total)
-    assert inv.net == sum(Decimal(c) for c in charges)
+    assert (inv.net, inv.tax, inv.total) == (Decimal(net), Decimal(tax), Decimal(total))
     check_shown(inv)
-    assert invoices.format_amount(inv.total, currency) == f"{Decimal(total):,} {currency}"
+    places = invoices.minor_units(currency)
+    assert invoices.format_amount(inv.total, currency) == f"{Decimal(total):,.{places}f} {currency}"
 
 
 def test_weekly_and_daily_periods_are_half_open_utc(db, acme, admin, accountant):
@@ -280,7 +297,7 @@ def test_numbers_run_without_gaps_across_customers_and_refusals(db, acme, make_c
     assert invoices.generate_for_periods(db, accountant, acme, "monthly", [FEB], now=NOW)[0].number == 4
     with db.read_session() as s:
         assert list(s.scalars(select(Invoice.number).order_by(Invoice.number))) == [1, 2, 3, 4]
-        assert s.scalar(select(InvoiceCounter.last_number)) == 4
+        assert s.scalar(select(InvoiceCounter.last_number).where(InvoiceCounter.id == invoices.COUNTER_ID)) == 4
         assert [r.number for r in invoices.list_invoices(s, beta)] == [3]
         assert [(r.number, r.customer_name) for r in invoices.list_invoices(s)][2] == (3, "Beta Networks")
         assert invoices.find_invoice(s, "3").currency == "USD"
@@ -387,10 +404,24 @@ def test_auto_generate_needs_the_accountant_role(db, scheduled, staff):
 
 
 # -- paid status ----------------------------------------------------------------------------
+def seller_and_buyer(db, admin, customer_id: int) -> None:
+    """What issuing needs: the seller's name, country and VAT ID, the buyer's country."""
+    for key, value in (("company-name", "Example Carrier GmbH"), ("company-country", "DE"),
+                       ("company-vat-id", "DE123456789")):
+        options.set_value(db, admin, key, value)
+    with unit_of_work(db, admin) as uow:
+        uow.session.get(Customer, customer_id).country = "FR"
+
+
 @pytest.fixture
 def invoice(db, acme, admin, accountant) -> invoices.InvoiceRecord:
+    """An issued invoice (payments are recorded on issued invoices only)."""
+    from cxdesk.services import invoice_lifecycle
+
     insert(db, admin, [cdr("p", day(5), acme, 60, "3")])
-    return invoices.generate_for_periods(db, accountant, acme, "monthly", [JAN], now=NOW)[0]
+    seller_and_buyer(db, admin, acme)
+    draft = invoices.generate_for_periods(db, accountant, acme, "monthly", [JAN], now=NOW)[0]
+    return invoice_lifecycle.issue_invoice(db, accountant, draft.id, draft.version)
 
 
 def test_accountants_change_the_paid_status_audited(db, invoice, accountant):
@@ -410,7 +441,8 @@ def test_accountants_change_the_paid_status_audited(db, invoice, accountant):
 
 
 @pytest.mark.parametrize("who, status, version, error, message", [
-    ("accountant", "Settled", None, ValidationError, "'Settled' is not a paid status; choose one of: Unpaid, Pending, Paid."),
+    ("accountant", "Settled", None, ValidationError,
+     "'Settled' is not a paid status; choose one of: Unpaid, Pending, Part Paid, Paid."),
     ("accountant", "", None, ValidationError, "'' is not a paid status"),
     ("staff", "Paid", None, PermissionDenied, "Your role (staff) may not edit invoices"),
     ("accountant", "Pending", 0, ConflictError, "Invoice 1 was changed by acc at "),
@@ -449,10 +481,11 @@ def test_excel_export_reopens_with_the_invoice_figures(db, acme, admin, accounta
     assert cells["Due date"][0].date() == inv.due_date
     lines = {k: v for k, v in cells.items() if str(k).startswith("Calls on")}
     assert [(v[2], v[5], v[6], v[7]) for v in lines.values()] == [
-        (3, 1.00, 0.18, 1.18), (1, 1.00, 0.18, 1.18)]  # nets 0.999999 and 1.005 shown so that they add up
+        (3, 1.00, 0.18, 1.18), (1, 1.00, 0.17, 1.17)]  # nets 0.999999 and 1.005 rounded so that they add up
     totals = {row[7]: row[8] for row in ws.iter_rows(values_only=True) if row[7] in ("Net", "Tax (17.5 %)", "Total EUR")}
     assert totals == {"Net": float(inv.net_shown), "Tax (17.5 %)": float(inv.tax_shown), "Total EUR": float(inv.total)}
-    assert (inv.net_shown, inv.tax_shown, inv.total) == (Decimal("2.00"), Decimal("0.36"), Decimal("2.36"))
+    # VAT = round(2.00 x 17.5 %) = 0.35 (BR-CO-17), no longer round(2.004999 x 1.175) - 2.00 = 0.36
+    assert (inv.net_shown, inv.tax_shown, inv.total) == (Decimal("2.00"), Decimal("0.35"), Decimal("2.35"))
     assert ws.cell(ws.max_row, 9).number_format == '#,##0.00 "EUR"'
 
 

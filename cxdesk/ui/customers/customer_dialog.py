@@ -1,4 +1,4 @@
-"""New customer / Edit customer, and Adjust balance."""
+"""New customer / Edit customer (with the buyer and VAT data of its invoices), and Adjust balance."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -8,7 +8,10 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
     QLineEdit,
+    QPlainTextEdit,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -17,10 +20,13 @@ from PySide6.QtWidgets import (
 from cxdesk.errors import UserError
 from cxdesk.models import INVOICE_SCHEDULES, STATUSES
 from cxdesk.services import customers as svc
+from cxdesk.services.party_checks import VAT_CATEGORY_NAMES, currency_codes
 from cxdesk.ui.kit.context import AppContext
 from cxdesk.ui.kit.forms import FormErrorLabel, after_conflict
 
-CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "JPY", "INR", "ZAR")
+COMMON_CURRENCIES = ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "JPY", "INR", "ZAR", "KWD")
+#: the common ones first, then every other ISO 4217 code
+CURRENCIES = COMMON_CURRENCIES + tuple(c for c in currency_codes() if c not in COMMON_CURRENCIES)
 
 
 class CustomerDialog(QDialog):
@@ -61,6 +67,7 @@ class CustomerDialog(QDialog):
         self.portal.setChecked(True)
         self.tags = QLineEdit()
         self.tags.setPlaceholderText("comma-separated, e.g. wholesale, vip")
+        billing = self._billing_fields()
         form = QFormLayout()
         for label, w in (("Name", self.name), ("Status", self.status), ("Currency", self.currency),
                          ("Debit Limit", self.debit_limit), ("Channels", self.channels),
@@ -73,14 +80,18 @@ class CustomerDialog(QDialog):
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
+        columns = QHBoxLayout()
+        columns.addLayout(form)
+        columns.addWidget(billing)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(columns)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.fields = {"name": self.name, "status": self.status, "currency": self.currency,
                        "debit_limit": self.debit_limit, "channels": self.channels, "flow_speed": self.flow_speed,
                        "tax_percent": self.tax, "invoice_schedule": self.schedule,
-                       "invoice_due_days": self.due_days, "portal_access": self.portal, "tags": self.tags}
+                       "invoice_due_days": self.due_days, "portal_access": self.portal, "tags": self.tags,
+                       **self.billing}
         self.save_button = self.buttons.button(QDialogButtonBox.StandardButton.Save)
         if customer_id is not None:  # the form waits for the record: nothing typed is overwritten
             self.save_button.setEnabled(False)
@@ -88,6 +99,38 @@ class CustomerDialog(QDialog):
             self.error.show_error("")
             ctx.ops.query(self, lambda s: svc.get_customer(s, customer_id), success=self.show_record,
                           failure=lambda exc: self.error.show_error(str(exc)))
+
+    def _billing_fields(self) -> QGroupBox:
+        """The buyer on the customer's invoices (EN 16931): address, country, VAT ID, reference,
+        VAT category and exemption reason; ``self.billing`` maps CustomerForm fields to them."""
+        self.address = QPlainTextEdit()
+        self.address.setFixedHeight(60)
+        self.address.setPlaceholderText("street, building (up to 3 lines)")
+        self.city, self.post_code = QLineEdit(), QLineEdit()
+        self.country = QLineEdit()
+        self.country.setPlaceholderText("ISO 3166 code, e.g. DE")
+        self.vat_id = QLineEdit()
+        self.vat_id.setPlaceholderText("with the country prefix, e.g. DE123456789")
+        self.buyer_reference = QLineEdit()
+        self.vat_category = QComboBox()
+        self.vat_category.addItem("Automatic: standard rate above 0 %, else zero rated", "")
+        for code, name in VAT_CATEGORY_NAMES.items():
+            self.vat_category.addItem(f"{code}: {name}", code)
+        self.exemption_reason = QLineEdit()
+        self.exemption_reason.setPlaceholderText("required for exempt; reverse charge and others get a default")
+        self.exemption_code = QLineEdit()
+        self.exemption_code.setPlaceholderText("VATEX code, e.g. VATEX-EU-132 (optional)")
+        box = QGroupBox("Billing (e-invoices)")
+        grid = QFormLayout(box)
+        self.billing = {"address_lines": self.address, "city": self.city, "post_code": self.post_code,
+                        "country": self.country, "vat_id": self.vat_id, "buyer_reference": self.buyer_reference,
+                        "vat_category": self.vat_category, "vat_exemption_reason": self.exemption_reason,
+                        "vat_exemption_code": self.exemption_code}
+        for label, w in zip(("Address", "City", "Post Code", "Country", "VAT ID", "Buyer Reference", "VAT Category",
+                             "Exemption Reason", "Exemption Code"), self.billing.values()):
+            w.setAccessibleName(label)
+            grid.addRow(f"{label}:", w)
+        return box
 
     def _set_fields_enabled(self, enabled: bool) -> None:
         for widget in self.fields.values():
@@ -110,6 +153,12 @@ class CustomerDialog(QDialog):
         self.due_days.setValue(rec.invoice_due_days)
         self.portal.setChecked(rec.portal_access)
         self.tags.setText(rec.tags)
+        self.address.setPlainText(rec.address_lines)
+        for name in ("city", "post_code", "country", "vat_id", "buyer_reference"):
+            getattr(self, name).setText(getattr(rec, name))
+        self.vat_category.setCurrentIndex(max(0, self.vat_category.findData(rec.vat_category)))
+        self.exemption_reason.setText(rec.vat_exemption_reason)
+        self.exemption_code.setText(rec.vat_exemption_code)
 
 
     def form(self) -> svc.CustomerForm:
@@ -118,6 +167,10 @@ class CustomerDialog(QDialog):
             debit_limit=self.debit_limit.text(), channels=self.channels.value(), flow_speed=self.flow_speed.value(),
             tax_percent=self.tax.text(), invoice_schedule=self.schedule.currentText(),
             invoice_due_days=self.due_days.value(), portal_access=self.portal.isChecked(), tags=self.tags.text(),
+            address_lines=self.address.toPlainText(), city=self.city.text(), post_code=self.post_code.text(),
+            country=self.country.text(), vat_id=self.vat_id.text(), buyer_reference=self.buyer_reference.text(),
+            vat_category=self.vat_category.currentData() or "", vat_exemption_reason=self.exemption_reason.text(),
+            vat_exemption_code=self.exemption_code.text(),
         )
 
     def save(self) -> None:

@@ -1,10 +1,11 @@
 """One invoice in a dialog (who, when, the lines and the totals as printed), and the export
-of an invoice to PDF or Excel.
+of an invoice or credit note to PDF, Factur-X, UBL, CII or Excel.
 
 The dialog loads its invoice through the operations layer when shown, and again when the
-invoice changes (its paid status set on another workstation). An export reads the invoice
-on a worker, then writes the file in a task off the GUI thread: the PDF is drawn by Qt
-(QTextDocument on a QPdfWriter), which is reentrant and runs on the task's thread.
+invoice changes (its paid status set on another workstation). An export runs as a task off
+the GUI thread (``services.invoice_export``: it reads the invoice, validates the e-invoice
+and writes the file); the PDF is drawn by Qt (QTextDocument on a QPdfWriter), which is
+reentrant and runs on the task's thread.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from cxdesk.errors import UserError
+from cxdesk.services import invoice_export
 from cxdesk.services import invoices as svc
 from cxdesk.services.changes import ChangeSet
 from cxdesk.ui.kit import dialogs
@@ -30,49 +32,48 @@ LINE_COLUMNS = [
     Column("To (UTC)", lambda s: s.line.last_day, text=lambda s: s.line.last_day.isoformat()),
     Column("Calls", lambda s: s.line.calls, text=lambda s: f"{s.line.calls:,}", align=RIGHT),
     Column("Minutes", lambda s: s.line.minutes, text=lambda s: f"{s.line.minutes:,.2f}", align=RIGHT),
-    Column("Unit Price", lambda s: s.line.unit_price,
-           text=lambda s: f"{s.line.unit_price:,.4f}" if s.line.minutes else "", align=RIGHT,
-           tooltip=lambda s: f"net per billed minute: {s.line.unit_price}"),
-    Column("Net", lambda s: s.net, text=lambda s: f"{s.net:,}", align=RIGHT,
-           tooltip=lambda s: f"exact: {s.line.net}"),
+    Column("Quantity", lambda s: s.line.quantity, text=lambda s: f"{s.line.quantity.normalize():f}", align=RIGHT,
+           tooltip=lambda s: "the line's calls as one item: quantity x price = net"),
+    Column("Unit Price", lambda s: s.line.unit_price, text=lambda s: f"{s.line.unit_price:,.4f}", align=RIGHT,
+           tooltip=lambda s: f"price per item: {s.line.unit_price}"),
+    Column("Net", lambda s: s.net, text=lambda s: f"{s.net:,}", align=RIGHT),
     Column("Tax", lambda s: s.tax, text=lambda s: f"{s.tax:,}", align=RIGHT),
     Column("Total", lambda s: s.total, text=lambda s: f"{s.total:,}", align=RIGHT),
 ]
-HEAD_FIELDS = ("Invoice ID", "Customer", "Period (UTC)", "Invoice Date", "Due Date", "Paid")
+HEAD_FIELDS = ("Invoice ID", "Customer", "Period (UTC)", "Invoice Date", "Due Date", "State", "Paid")
 TOTAL_FIELDS = ("Net", "Tax", "Total")
-FORMATS = {"pdf": ("PDF", "PDF files (*.pdf)"), "xlsx": ("Excel", "Excel workbooks (*.xlsx)")}
+#: format -> (menu label, file dialog filter, suffix, file name tail)
+FORMATS = {
+    "pdf": ("PDF", "PDF files (*.pdf)", "pdf", ""),
+    "facturx": ("Factur-X PDF", "PDF files (*.pdf)", "pdf", "-facturx"),
+    "ubl": ("UBL XML", "XML files (*.xml)", "xml", "-ubl"),
+    "cii": ("CII XML", "XML files (*.xml)", "xml", "-cii"),
+    "xlsx": ("Excel", "Excel workbooks (*.xlsx)", "xlsx", ""),
+}
 
 
-def export_invoice(ctx: AppContext, parent: QWidget, invoice_id: int, number: int, kind: str,
+def export_invoice(ctx: AppContext, parent: QWidget, invoice_id: int, number: int | str, kind: str,
                    success: Callable[[str], None] | None = None) -> str | None:
-    """Ask for a file name, then write the invoice as PDF (``kind`` "pdf") or Excel ("xlsx"):
-    the invoice and the issuer are read on a worker, and the file is written by a task.
-    Returns the file name chosen (``success(path)`` follows once it is written), or None."""
-    label, filters = FORMATS[kind]
-    path = dialogs.save_file(parent, f"Export invoice {number} to {label}", f"invoice-{number}.{kind}", filters)
+    """Ask for a file name, then write invoice ``number`` (or credit note "CN-3") as ``kind``
+    (a key of FORMATS) in a task. Returns the file name chosen (``success(path)`` follows
+    once it is written), or None. ``invoice_id`` is kept for callers; the number names it."""
+    label, filters, suffix, tail = FORMATS[kind]
+    what = f"credit note {number}" if str(number).upper().startswith("CN-") else f"invoice {number}"
+    stem = what.replace(" ", "-").lower()
+    path = dialogs.save_file(parent, f"Export {what} to {label}", f"{stem}{tail}.{suffix}", filters)
     if not path:
         return None
     if not Path(path).suffix:
-        path += f".{kind}"
+        path += f".{suffix}"
 
-    def write(loaded: tuple[svc.InvoiceRecord, svc.Company]) -> None:
-        invoice, issuer = loaded
+    def work(job: Job) -> str:
+        try:
+            invoice_export.export(job.db, job.actor, str(number), kind, path)
+        except OSError as exc:
+            raise UserError(f"Cannot write {path}: {exc.strerror or exc}; choose another folder.") from exc
+        return path
 
-        def work(job: Job) -> str:
-            try:
-                if kind == "pdf":
-                    from cxdesk.pdf_writer import write_invoice_pdf
-
-                    write_invoice_pdf(job.actor, invoice, issuer, path)
-                else:
-                    svc.export_invoice_xlsx(job.actor, invoice, issuer, path)
-            except OSError as exc:
-                raise UserError(f"Cannot write {path}: {exc.strerror or exc}; choose another folder.") from exc
-            return path
-
-        ctx.ops.task(parent, work, success=success, title=f"Exporting invoice {number} to {label}")
-
-    ctx.ops.query(parent, lambda s: (svc.get_invoice(s, invoice_id), svc.company(s)), success=write)
+    ctx.ops.task(parent, work, success=success, title=f"Exporting {what} to {label}")
     return path
 
 
@@ -140,7 +141,8 @@ class InvoiceDialog(DataView, PersistentDialog):
 
     def _update_buttons(self) -> None:
         can_export = self.invoice is not None and self.ctx.actor.can("export")
-        self.pdf_button.setEnabled(can_export)
+        self.pdf_button.setEnabled(can_export and not self.invoice.is_draft)
+        self.pdf_button.setToolTip("A draft is exported once issued" if self.invoice and self.invoice.is_draft else "")
         self.xlsx_button.setEnabled(can_export)
 
     # -- data -----------------------------------------------------------------------------
@@ -171,12 +173,11 @@ class InvoiceDialog(DataView, PersistentDialog):
         self.setAccessibleName(f"Invoice {inv.number}")
         for label, value in zip(HEAD_FIELDS, (str(inv.number), inv.customer_name, f"{inv.name}: {inv.period_text}",
                                               inv.invoice_date.isoformat(), inv.due_date.isoformat(),
-                                              inv.paid_status)):
+                                              inv.state, inv.paid_status)):
             self.fields[label].setText(value)
         for label, value in zip(TOTAL_FIELDS, (inv.net_shown, inv.tax_shown, inv.total)):
             self.fields[label].setText(inv.amount(value))
         self.tax_label.setText(f"Tax {inv.tax_percent.normalize():f} %")
-        self.fields["Net"].setToolTip(f"exact sum of the call charges: {inv.net} {inv.currency}")
         self.model.set_rows(inv.shown_lines())
         fit_columns(self.view, wide=[0])
         self._update_buttons()

@@ -1,5 +1,5 @@
-"""The customer's Invoices tab: the invoice list, Auto Generate, the paid status, the lines
-dialog, and export to PDF and Excel.
+"""The customer's Invoices tab: the invoice list, Auto Generate, Issue, payments and the
+paid status, credit notes, the lines dialog, and Export (PDF, Factur-X, UBL, CII, Excel).
 
 The list loads through the operations layer and reloads when a commit (here or on another
 workstation) touches the customer's invoices; writes go through ``ctx.ops.write``.
@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from cxdesk.models import PAID_STATUSES
+from cxdesk.services import invoice_lifecycle as life
 from cxdesk.services import invoices as svc
-from cxdesk.ui.invoices.invoice_dialog import InvoiceDialog, export_invoice
+from cxdesk.ui.invoices.invoice_dialog import FORMATS, InvoiceDialog, export_invoice
 from cxdesk.ui.kit import dialogs, fmt
 from cxdesk.ui.kit.context import AppContext
 from cxdesk.ui.kit.panel import Panel
@@ -57,9 +58,12 @@ INVOICE_COLUMNS = [
     Column("Invoice Date", lambda r: r.invoice_date, text=lambda r: r.invoice_date.isoformat()),
     Column("Due Date", lambda r: r.due_date, text=lambda r: r.due_date.isoformat()),
     Column("Total", lambda r: r.total, text=lambda r: svc.format_amount(r.total, r.currency), align=RIGHT),
-    Column("Paid", lambda r: r.paid_status),
+    Column("State", lambda r: r.state, text=lambda r: f"{r.state} by {r.credit_note}" if r.credit_note else r.state,
+           tooltip=lambda r: "issued: it can no longer change" if r.state != "Draft" else "a draft: not sent yet"),
+    Column("Paid", lambda r: r.paid_status,
+           tooltip=lambda r: f"paid {svc.format_amount(r.paid_amount, r.currency)}" if r.paid_amount else ""),
 ]
-PAID_COLUMN = 5
+PAID_COLUMN = 6
 
 
 class InvoicesModel(ColumnsTableModel):
@@ -140,15 +144,31 @@ class InvoicesTab(Panel):
         self.auto_button.setToolTip("Create every invoice missing under the customer's Invoice Schedule "
                                     "for ended periods with calls")
         self.open_button = self._button("Open...", "Open invoice")
-        self.pdf_button = self._button("Export PDF...", "Export invoice to PDF")
-        self.xlsx_button = self._button("Export Excel...", "Export invoice to Excel")
+        self.issue_button = self._button("Issue", "Issue invoice")
+        self.issue_button.setToolTip("Issue the draft: from then on it cannot change (a correction is a credit note)")
+        self.pay_button = self._button("Record Payment...", "Record payment")
+        self.credit_button = self._button("Credit Note...", "Credit invoice")
+        self.credit_button.setToolTip("Cancel the issued invoice with a credit note (type 381)")
+        self.export_button = self._button("Export", "Export invoice")
+        self.export_menu = QMenu(self)
+        self.export_actions = {kind: QAction(f"Invoice as {label}...", self)
+                               for kind, (label, *_rest) in FORMATS.items()}
+        self.credit_export_actions = {kind: QAction(f"Credit note as {label}...", self)
+                                      for kind, (label, *_rest) in FORMATS.items() if kind != "xlsx"}
+        self.export_menu.addActions(list(self.export_actions.values()))
+        self.export_menu.addSeparator()
+        self.export_menu.addActions(list(self.credit_export_actions.values()))
+        self.export_button.setMenu(self.export_menu)
         self.refresh_button = self._button("Refresh", "Refresh invoices")
         self.count = QLabel()
         self.count.setAccessibleName("Invoice count")
 
         self.open_action = QAction("Open...", self)
-        self.pdf_action = QAction("Export PDF...", self)
-        self.xlsx_action = QAction("Export Excel...", self)
+        self.issue_action = QAction("Issue", self)
+        self.pay_action = QAction("Record Payment...", self)
+        self.credit_action = QAction("Credit Note...", self)
+        self.pdf_action = self.export_actions["pdf"]
+        self.xlsx_action = self.export_actions["xlsx"]
         self.paid_actions = {status: QAction(f"Mark {status}", self) for status in PAID_STATUSES}
         for status, action in self.paid_actions.items():
             action.triggered.connect(lambda _c=False, s=status: self._mark_current(s))
@@ -157,17 +177,23 @@ class InvoicesTab(Panel):
         self.auto_button.clicked.connect(self.auto_generate)
         self.open_button.clicked.connect(self.open_current)
         self.open_action.triggered.connect(self.open_current)
-        for kind, button, action in (("pdf", self.pdf_button, self.pdf_action),
-                                     ("xlsx", self.xlsx_button, self.xlsx_action)):
-            button.clicked.connect(lambda _c=False, k=kind: self.export_current(k))
+        for button, action, slot in ((self.issue_button, self.issue_action, self.issue_current),
+                                     (self.pay_button, self.pay_action, self.record_payment),
+                                     (self.credit_button, self.credit_action, self.credit_current)):
+            button.clicked.connect(lambda _c=False, f=slot: f())
+            action.triggered.connect(lambda _c=False, f=slot: f())
+        for kind, action in self.export_actions.items():
             action.triggered.connect(lambda _c=False, k=kind: self.export_current(k))
+        for kind, action in self.credit_export_actions.items():
+            action.triggered.connect(lambda _c=False, k=kind: self.export_credit_note(k))
         self.refresh_button.clicked.connect(self.reload)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(lambda pos: self.menu().popup(self.view.viewport().mapToGlobal(pos)))
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
 
         top = QHBoxLayout()
-        for w in (self.auto_button, self.open_button, self.pdf_button, self.xlsx_button):
+        for w in (self.auto_button, self.open_button, self.issue_button, self.pay_button, self.credit_button,
+                  self.export_button):
             top.addWidget(w)
         top.addStretch(1)
         top.addWidget(self.count)
@@ -210,15 +236,27 @@ class InvoicesTab(Panel):
         return rows[0] if rows else None
 
     def _update_buttons(self) -> None:
-        has = self.current() is not None
+        row = self.current()
+        has = row is not None
         can = self.ctx.actor.can
+        state = row.state if row is not None else ""
+        edit = has and can("edit_invoices")
         self.auto_button.setEnabled(self.customer_id is not None and can("generate_invoices"))
         self.open_button.setEnabled(has)
         self.open_action.setEnabled(has)
-        for w in (self.pdf_button, self.xlsx_button, self.pdf_action, self.xlsx_action):
-            w.setEnabled(has and can("export"))
+        for w in (self.issue_button, self.issue_action):
+            w.setEnabled(edit and state == "Draft")
+        for w in (self.pay_button, self.pay_action):
+            w.setEnabled(edit and state == "Issued" and row.paid_status != "Paid")
+        for w in (self.credit_button, self.credit_action):
+            w.setEnabled(edit and state == "Issued")
+        self.export_button.setEnabled(has and can("export"))
+        for kind, action in self.export_actions.items():
+            action.setEnabled(has and can("export") and (kind == "xlsx" or state != "Draft"))
+        for action in self.credit_export_actions.values():
+            action.setEnabled(has and can("export") and bool(row.credit_note))
         for action in self.paid_actions.values():
-            action.setEnabled(has and can("edit_invoices"))
+            action.setEnabled(edit and state == "Issued")
 
     def menu(self) -> QMenu:
         self._update_buttons()
@@ -226,9 +264,12 @@ class InvoicesTab(Panel):
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.addAction(self.open_action)
         menu.addSeparator()
+        menu.addActions([self.issue_action, self.pay_action, self.credit_action])
+        menu.addSeparator()
         menu.addActions(list(self.paid_actions.values()))
         menu.addSeparator()
-        menu.addActions([self.pdf_action, self.xlsx_action])
+        menu.addActions(list(self.export_actions.values()))
+        menu.addActions(list(self.credit_export_actions.values()))
         return menu
 
     def _double_clicked(self, index: QModelIndex) -> None:
@@ -247,13 +288,67 @@ class InvoicesTab(Panel):
         return dialog
 
     def export_current(self, kind: str) -> str | None:
-        """Export the selected invoice ("pdf" or "xlsx"); the file name chosen, or None."""
+        """Export the selected invoice as ``kind`` (pdf, facturx, ubl, cii, xlsx); the file name
+        chosen, or None."""
         row = self.current()
         if row is None:
             return None
         number = row.number
         return export_invoice(self.ctx, self, row.id, number, kind,
                               success=lambda path: show_status(self, f"Invoice {number} exported to {path}"))
+
+    def export_credit_note(self, kind: str) -> str | None:
+        """Export the credit note of the selected invoice; the file name chosen, or None."""
+        row = self.current()
+        if row is None or not row.credit_note:
+            return None
+        ref = row.credit_note
+        return export_invoice(self.ctx, self, row.id, ref, kind,
+                              success=lambda path: show_status(self, f"Credit note {ref} exported to {path}"))
+
+    def _write(self, fn, what: str, done: str) -> None:
+        """A change of the selected invoice; the list reloads on the commit."""
+        def failed(exc: BaseException) -> None:
+            dialogs.show_error(self, exc)
+            self.reload()  # show what is stored now
+
+        self.ctx.ops.write(self, fn, success=lambda _r: show_status(self, done), failure=failed, what=what,
+                           title=what[:1].upper() + what[1:])
+
+    def issue_current(self) -> None:
+        row = self.current()
+        if row is None or not dialogs.confirm(
+                self, "Issue Invoice", f"Issue invoice {row.number}? From then on it cannot change; a correction "
+                                       "is a credit note.", "Issue"):
+            return
+        invoice_id, version, number = row.id, row.version, row.number
+        self._write(lambda job, comment: life.issue_invoice(job.db, job.actor, invoice_id, version, comment),
+                    "issuing the invoice", f"Invoice {number} issued")
+
+    def record_payment(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        due = svc.format_amount(row.total - row.paid_amount, row.currency)
+        amount = dialogs.ask_text(self, "Record Payment", f"Amount received for invoice {row.number} ({due} due):")
+        if amount is None:
+            return
+        invoice_id, version, number = row.id, row.version, row.number
+        self._write(lambda job, comment: life.record_payment(job.db, job.actor, invoice_id, amount, version, comment),
+                    "recording the payment", f"Payment for invoice {number} recorded")
+
+    def credit_current(self) -> None:
+        row = self.current()
+        if row is None:
+            return
+        reason = dialogs.ask_text(self, "Credit Note", f"Cancel invoice {row.number} in full with a credit note. "
+                                                       "Reason (printed on the credit note):")
+        if reason is None:
+            return
+        invoice_id, version, number = row.id, row.version, row.number
+        self._write(lambda job, comment: life.credit_invoice(job.db, job.actor, invoice_id, reason,
+                                                             expected_version=version, comment=comment),
+                    "making the credit note", f"Invoice {number} credited")
 
     def _mark_current(self, status: str) -> None:
         row = self.current()

@@ -1,4 +1,4 @@
-"""File > Settings (admins): the shared Options, Email, and Operators."""
+"""File > Settings (admins): the shared Options, Company (the seller on invoices), Email, and Operators."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
@@ -15,13 +15,15 @@ from PySide6.QtWidgets import (
 )
 
 from cxdesk.errors import UserError, ValidationError
-from cxdesk.services import options
+from cxdesk.services import company_settings, options
 from cxdesk.ui.kit.context import AppContext
 from cxdesk.ui.kit.ops import Job
 from cxdesk.ui.kit.window import PersistentDialog
 
-EMAIL_KEYS = ("smtp-host", "smtp-port", "smtp-security", "smtp-user", "smtp-sender")
-MULTILINE = ("company-address",)
+EMAIL_KEYS = ("smtp-host", "smtp-port", "smtp-security", "smtp-user", "smtp-sender", "smtp-allow-plaintext-passwords")
+#: options with a page of their own
+OWN_PAGE = EMAIL_KEYS + company_settings.COMPANY_KEYS
+MULTILINE: tuple[str, ...] = ()
 
 
 def _save_options(job: Job, changed: dict[str, str], comment: str) -> dict[str, str]:
@@ -52,7 +54,7 @@ class OptionsPage(QWidget):
         self.loaded: dict[str, str] | None = None
         form = QFormLayout(self)
         for key, d in options.DEFINITIONS.items():
-            if key in EMAIL_KEYS:
+            if key in OWN_PAGE:
                 continue
             if d.choices:
                 w = QComboBox()
@@ -132,6 +134,10 @@ class SettingsDialog(PersistentDialog):
         self.tabs = QTabWidget()
         self.options_page = OptionsPage(ctx, self)
         self.tabs.addTab(self.options_page, "Options")
+        from cxdesk.ui.settings.company_page import CompanyPage
+
+        self.company_page = CompanyPage(ctx, self)
+        self.tabs.addTab(self.company_page, "Company")
         from cxdesk.ui.settings.email_page import EmailSettingsPage
 
         self.email_page = EmailSettingsPage(ctx, self)

@@ -3,7 +3,9 @@
 #   PostgreSQL server (tests start their own cluster with initdb; the system cluster is
 #   not used), gnome-keyring + D-Bus (Secret Service tests), Xvfb/xauth (real windows
 #   for screenshots), poppler-utils (PDF checks), desktop-file-utils + appstream
-#   (.desktop and metainfo validators), and the libraries PySide6 loads.
+#   (.desktop and metainfo validators), LibreOffice Calc without a GUI (the Summary's
+#   XLSX and clipboard HTML read back as Calc shows them: soffice --headless
+#   --convert-to), and the libraries PySide6 loads.
 #
 # Fast and offline when everything is present (dpkg-query / command -v only).
 # Needs root or passwordless sudo to install; otherwise prints what is missing and
@@ -19,7 +21,7 @@ QT_LIBS=(
     libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libglib2.0-0
     fonts-dejavu-core
 )
-TOOLS=(gnome-keyring dbus dbus-x11 xvfb xauth poppler-utils desktop-file-utils appstream)
+TOOLS=(gnome-keyring dbus dbus-x11 xvfb xauth poppler-utils desktop-file-utils appstream libreoffice-calc-nogui)
 
 # package -> a command it provides (a present command counts as installed, whatever
 # packaged it)
@@ -32,6 +34,7 @@ declare -A COMMAND_OF=(
     [poppler-utils]=pdftotext
     [desktop-file-utils]=desktop-file-validate
     [appstream]=appstreamcli
+    [libreoffice-calc-nogui]=soffice
 )
 
 installed() {  # installed PKG: true when dpkg has PKG (or its t64 rename) installed
@@ -86,7 +89,8 @@ fi
 echo "install-os-deps: installing ${missing[*]}"
 "${SUDO[@]}" apt-get update -q
 # --no-install-recommends: postgresql recommends sysstat, gnome-keyring recommends
-# gnome-keyring-pkcs11 and libpam-gnome-keyring; none of them is needed here.
+# gnome-keyring-pkcs11 and libpam-gnome-keyring, libreoffice-calc-nogui recommends
+# fonts and Java parts; none of them is needed here.
 "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 
 if ! have_postgres_server; then

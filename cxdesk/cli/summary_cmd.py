@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from cxdesk.services.customers import find_customer
-    from cxdesk.services.summary import export_summary, parse_day, summary_rows, summary_table
+    from cxdesk.services.summary import export_summary, parse_day, summary_table, summary_view, total_texts
 
     date_from = parse_day(args.date_from, "date_from") if args.date_from else None
     date_to = parse_day(args.date_to, "date_to") if args.date_to else None
@@ -30,13 +30,21 @@ def run(args) -> int:
         customer_id, name = find_customer(db, args.customer)
         with db.read_session() as session:
             currency = session.scalar(select(Customer.currency).where(Customer.id == customer_id))
-            rows = summary_rows(session, customer_id, args.period, date_from, date_to)
+            rows = summary_view(session, customer_id, args.period, date_from, date_to)
     if args.output:
-        export_summary(cli_actor(), rows, args.output, currency=currency,
+        export_summary(cli_actor(), rows, args.output, currency=currency, period=args.period,
                        title=f"{name}: {args.period} summary (UTC)")
         print(f"wrote {len(rows)} {args.period} rows of {name} to {args.output}")
         return 0
-    table = summary_table(rows)
-    columns = [table.texts(c, 0, table.row_count) for c in range(table.column_count)]
-    print_table([c.header for c in table.columns], [list(r) for r in zip(*columns)])
+    table = summary_table(rows, currency, args.period)
+    columns = [table.texts(c, 0, table.row_count, grouping=True) for c in range(table.column_count)]
+    lines = [list(r) for r in zip(*columns)]
+    if rows:
+        lines.append(total_texts(rows, table))
+    print_table([c.title for c in table.columns], lines)
+    marks = [f"{r.label}: {'partial' if r.partial else ''}{', ' if r.partial and r.invoices else ''}"
+             f"{'invoiced in ' + ', '.join(map(str, r.invoices)) if r.invoices else ''}"
+             for r in rows if r.partial or r.invoices]
+    if marks:
+        print("Notes: " + "; ".join(marks))
     return 0

@@ -3,8 +3,11 @@
 TSV is what Excel itself puts on the clipboard: fields separated by tabs, every row
 ended by CRLF (including the last), fields containing a tab, quote, CR or LF quoted
 with doubled quotes.  Numbers are raw (no thousands separators, '.' decimal point,
-rounded half away from zero to the column's display decimals; percentages as shown,
-e.g. 45.23).  Every text cell and header goes through ``export_safety.safe_text`` in
+rounded once, half-up, to the column's display decimals as ``services.figures`` says;
+percentages as shown, e.g. 45.23).  Headers carry their units ("Customer Charge (EUR)").
+In the HTML every number cell also names its display format, for LibreOffice
+(``sdnum``) and Excel (``mso-number-format`` through a class), so the pasted numbers are
+numbers that show the grid's figures (2 decimals stay 2 decimals, thousands grouped).  Every text cell and header goes through ``export_safety.safe_text`` in
 both the TSV and the HTML (characters XML forbids removed, a leading single quote on
 text a spreadsheet could take for a formula); numbers are never altered.
 """
@@ -16,6 +19,7 @@ from typing import Literal, Sequence
 
 from cxdesk.services.selection import Interval, Range, merge_intervals, normalise
 from cxdesk.services.export_safety import safe_text
+from cxdesk.services.figures import excel_format
 from cxdesk.services.table import Column, Table, group_spans
 
 HeaderMode = Literal["none", "headers", "group"]
@@ -71,8 +75,26 @@ def _header_rows(columns: list[Column], headers: HeaderMode) -> list[list[tuple[
     if headers == "group":
         rows.append([(group, last - first + 1) for group, first, last in group_spans(columns)])
     if headers in ("headers", "group"):
-        rows.append([(c.header, 1) for c in columns])
+        rows.append([(c.title, 1) for c in columns])
     return rows
+
+
+def _html_formats(columns: list[Column]) -> tuple[list[str], str]:
+    """Per column the opening <td> (number cells carry their display format) and the
+    <style> block with Excel's classes."""
+    opens: list[str] = []
+    rules: list[str] = []
+    for i, column in enumerate(columns):
+        # the grid's figure: no currency code (the header names it), no % (the cell holds 45.23)
+        fmt = excel_format(column.kind, column.decimals or 0) if column.numeric else None
+        if fmt is None:
+            opens.append("<td>")
+            continue
+        fmt = fmt.rstrip("%")
+        opens.append(f'<td class="cx{i}" sdnum="1033;0;{html.escape(fmt)}">')
+        excel = "".join("\\" + ch if ch in ',.#"' else ch for ch in fmt)
+        rules.append(f'.cx{i}{{mso-number-format:"{excel}"}}')
+    return opens, ("<style>" + "".join(rules) + "</style>" if rules else "")
 
 
 def copy_text(table: Table, ranges: Sequence[Range], headers: HeaderMode = "none") -> tuple[str, str]:
@@ -83,9 +105,8 @@ def copy_text(table: Table, ranges: Sequence[Range], headers: HeaderMode = "none
     intervals, cols = copy_plan(table, ranges)
     columns = [table.columns[c] for c in cols]
     cells: list[list[str]] = []
-    for col, column in zip(cols, columns):
-        texts = [t for start, stop in intervals for t in table.texts(col, start, stop)]
-        cells.append(texts)
+    for col in cols:
+        cells.append([t for start, stop in intervals for t in table.texts(col, start, stop)])
     head = _header_rows(columns, headers)
 
     tsv_lines = [
@@ -96,7 +117,8 @@ def copy_text(table: Table, ranges: Sequence[Range], headers: HeaderMode = "none
     tsv = "\r\n".join(tsv_lines) + "\r\n"
 
     html_columns = [cells[i] if column.numeric else _html_column(cells[i]) for i, column in enumerate(columns)]
-    parts = ["<table>"]
+    cell_open, style = _html_formats(columns)
+    parts = [style, "<table>"]
     if head:
         parts.append("<thead>")
         for row in head:
@@ -109,6 +131,7 @@ def copy_text(table: Table, ranges: Sequence[Range], headers: HeaderMode = "none
             parts.append("</tr>")
         parts.append("</thead>")
     parts.append("<tbody>")
-    parts.extend("<tr><td>" + "</td><td>".join(row) + "</td></tr>" for row in zip(*html_columns))
+    template = "<tr>" + "".join(f"{c}{{}}</td>" for c in cell_open) + "</tr>"
+    parts.extend(template.format(*row) for row in zip(*html_columns))
     parts.append("</tbody></table>")
     return tsv, "".join(parts)

@@ -6,17 +6,23 @@ damaged older file; cancellation raises ``Cancelled``.  Every text cell (headers
 included) goes through ``export_safety.safe_text`` in both formats: characters XML
 forbids removed, a leading single quote on text a spreadsheet could take for a formula.
 
-CSV: UTF-8 with BOM (Excel detects the encoding), comma separated, CRLF, numbers as on
-the clipboard (raw, '.' point, display decimals; percentages as shown, 45.23).
+Figures follow ``services.figures`` (rounded once, half-up, at the column's decimals).
 
-XLSX (openpyxl, write-only): numbers are numbers rounded to the column's display
-decimals (a float in the file, unavoidably), dates real dates.  Percentages are stored
-as fractions (0.4523) with the format ``0.00%`` so they display as in the grid and
-calculate correctly in Excel formulas.  Money uses ``#,##0.00 "EUR"`` when a currency
-is given.  A merged group-header row (when any column has a group) sits above the bold
+CSV: UTF-8 with BOM (Excel detects the encoding), comma separated, CRLF, headers with
+their units ("Customer Charge (EUR)"), numbers as on the clipboard (raw, '.' point,
+display decimals; percentages as shown, 45.23).
+
+XLSX (openpyxl, write-only): numbers are the exact values (a float in the file, the
+nearest to the exact decimal) with the column's number format, so the cell shows the
+grid's figure and Excel's own sums add exact values; dates are real dates in the
+column's date style.  Percentages are stored as fractions (0.4523) with the format
+``0.00%``.  Money uses ``#,##0.00 "EUR"`` (the currency's decimals) from the column's
+unit.  A merged group-header row (when any column has a group) sits above the bold
 header row; the panes are frozen below the headers, an autofilter covers the header and
-data rows, and a bold totals row uses ``SUBTOTAL(109, ...)`` (a SUM that follows the
-autofilter, as Excel's own table totals do) for additive columns; others stay blank.
+data rows, and a bold totals row holds stored values (every reader shows them, also
+those that do not calculate): the exact totals given, or the exact sums of the additive
+columns.  Print setup: landscape, fit to one page wide (so no group header is split),
+header rows repeated on every page, one font throughout.
 
 The XLSX writer lives in ``xlsx_writer`` and is imported on first use: openpyxl takes
 a noticeable part of a second to import, which the program's start should not pay.
@@ -33,6 +39,7 @@ from typing import Literal
 
 from cxdesk.errors import Cancelled, ValidationError
 from cxdesk.services.export_safety import safe_text
+from cxdesk.services.figures import excel_format
 from cxdesk.services.table import Column, Table, group_spans
 
 Progress = Callable[[int, int], None]
@@ -84,7 +91,7 @@ def _header_lines(columns: Sequence[Column], headers: str) -> list[list[str]]:
             row += [group] + [""] * (last - first)
         lines.append(row)
     if headers in ("headers", "group"):
-        lines.append([c.header for c in columns])
+        lines.append([c.title for c in columns])
     return [[safe_text(t) for t in line] for line in lines]
 
 
@@ -107,17 +114,9 @@ def write_csv(
 
 # -- XLSX ---------------------------------------------------------------------------
 def number_format(column: Column, currency: str | None = None) -> str | None:
-    """The Excel number format of a column (None = General)."""
-    decimals = "." + "0" * column.decimals if column.decimals else ""
-    if column.kind == "int":
-        return "#,##0" + decimals
-    if column.kind == "money":
-        return f'#,##0{decimals} "{currency}"' if currency else f"#,##0{decimals}"
-    if column.kind == "percent":
-        return f"0{decimals}%"
-    if column.kind == "minutes":
-        return f"#,##0{decimals}"
-    return None
+    """The Excel number format of a column (None = General); money names ``currency``
+    or else the column's unit."""
+    return excel_format(column.kind, column.decimals or 0, currency or column.unit or None)
 
 
 def write_xlsx(
@@ -126,10 +125,14 @@ def write_xlsx(
     *,
     currency: str | None = None,
     title: str | None = None,
+    totals: Sequence[object] | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
 ) -> None:
-    """Write the table as an Excel workbook (one sheet); see the module docstring."""
+    """Write the table as an Excel workbook (one sheet); see the module docstring.
+    ``totals``: the totals row's cells (exact numbers, text or None), by default the exact
+    sums of the additive columns."""
     from cxdesk.services import xlsx_writer
 
-    xlsx_writer.write_xlsx(table, path, currency=currency, title=title, progress=progress, cancel=cancel)
+    xlsx_writer.write_xlsx(table, path, currency=currency, title=title, totals=totals, progress=progress,
+                           cancel=cancel)

@@ -12,6 +12,9 @@ Overflow: a column's values are int64; a slice sum is taken in int64 only when
 ``max_abs(column) * rows_in_slice < 2**63`` (checked with the column's precomputed
 largest magnitude), otherwise the slice is summed in chunks that satisfy that bound.
 Chunk results and the cross-column total are Python ints, so the sum is always exact.
+
+``footer_parts`` writes the statistics as the footer shows them (``services.figures``:
+rounded once, half-up, in the selected columns' format and unit).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from cxdesk.services.figures import format_decimal, with_unit
 from cxdesk.services.table import Table, exact_decimal
 
 Range = tuple[int, int, int, int]
@@ -187,3 +191,30 @@ def selection_stats(table: Table, ranges: Sequence[Range]) -> Stats:
         ctx.prec = max(34, len(str(abs(total_int))) + 6)
         average = Decimal(total_int) / numbers / Decimal(10) ** common
     return Stats(count, numbers, total, average, min(lows), max(highs))
+
+
+def selection_format(table: Table, ranges: Sequence[Range]) -> tuple[int, str]:
+    """(decimals, unit) in which the footer shows a selection's Sum, Average, Min and Max:
+    the number columns' own when they all share them (money in its currency, ASR in %),
+    else the most decimals among them and no unit."""
+    selected = normalise(ranges, table.row_count, table.column_count)
+    columns = {table.columns[c] for c in column_intervals(selected, table.column_count) if table.columns[c].numeric}
+    shapes = {(c.decimals or 0, c.unit) for c in columns}
+    if len(shapes) == 1:
+        return next(iter(shapes))
+    return max((d for d, _ in shapes), default=0), ""
+
+
+def footer_parts(table: Table, ranges: Sequence[Range], stats: Stats | None = None) -> list[tuple[str, str]]:
+    """The footer's (label, text) pairs, Excel's status bar semantics: Count of the
+    non-empty cells, Numerical Count of the number cells (blanks and text ignored by the
+    others), every figure rounded once half-up in the selection's format."""
+    stats = selection_stats(table, ranges) if stats is None else stats
+    decimals, unit = selection_format(table, ranges)
+
+    def figure(value: Decimal | None) -> str:
+        return with_unit(format_decimal(value, decimals), unit)
+
+    return [("Sum", figure(stats.sum)), ("Average", figure(stats.average)), ("Count", f"{stats.count:,}"),
+            ("Numerical Count", f"{stats.numerical_count:,}"), ("Min", figure(stats.min)),
+            ("Max", figure(stats.max))]

@@ -6,14 +6,24 @@ charges to the last decimal. Ratios follow the platform: ASR = connected / attem
 100, ACD = duration / connected (minutes), Profit = charge - cost, Profit % = profit /
 charge x 100; a ratio whose divisor is 0 is blank (None). Periods are half-open:
 ``period_start <= t < period_end``.
+
+Figures follow ``services.figures``: sums are exact, quotients (ratios, minutes) are kept
+to 6 decimals rounded to odd, so that rounding them once half-up for display gives the
+true quotient's rounding; totals add exact values (``totals``), so the daily, weekly and
+monthly totals of the same dates agree to the last digit.
+
+``summary_view`` is what the Summary tab and ``cxdesk summary`` show: the rows of exactly
+the chosen dates (the first and last periods cut to them and marked partial, like a
+period still running), every hour of the 24 hours view (hours without calls as zero
+rows), and each period's invoices (read-only, from the Invoice table).
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,17 +31,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cxdesk.errors import ValidationError
-from cxdesk.models import HourlySummary
-from cxdesk.models.base import MONEY_SCALE, utcnow
+from cxdesk.models import HourlySummary, Invoice
+from cxdesk.models.base import utcnow
 from cxdesk.services import export
 from cxdesk.services.actor import Actor
+from cxdesk.services.figures import format_decimal, minor_units, quotient_decimal
 from cxdesk.services.table import Column, Table
 
 PERIODS = ("24h", "daily", "weekly", "monthly")
 _UTC = dt.timezone.utc
 _HOUR = dt.timedelta(hours=1)
 _DAY = dt.timedelta(days=1)
-_QUANT = Decimal(1).scaleb(-MONEY_SCALE)
 _HUNDRED = Decimal(100)
 _SIXTY = Decimal(60)
 
@@ -142,9 +152,10 @@ def bounds(period: str, date_from: dt.date | None, date_to: dt.date | None,
 
 # -- rows ------------------------------------------------------------------------------
 def _ratio(numerator: int | Decimal, denominator: int | Decimal, factor: Decimal = Decimal(1)) -> Decimal | None:
+    """numerator x factor / denominator to 6 decimals rounded to odd (figures.quotient)."""
     if not denominator:
         return None
-    return (Decimal(numerator) * factor / Decimal(denominator)).quantize(_QUANT, ROUND_HALF_UP)
+    return quotient_decimal(Decimal(numerator) * factor, denominator)
 
 
 def asr(connected: int, attempts: int) -> Decimal | None:
@@ -177,6 +188,10 @@ class SummaryRow:
     billed_seconds: int
     customer_charge: Decimal
     vendor_cost: Decimal
+    #: the period is cut by the chosen dates or still running (summary_view only)
+    partial: bool = False
+    #: numbers of the customer's invoices covering (part of) this period (summary_view only)
+    invoices: tuple[int, ...] = ()
 
     @property
     def asr(self) -> Decimal | None:
@@ -203,13 +218,11 @@ class SummaryRow:
         return profit_percent(self.customer_charge, self.vendor_cost)
 
     @property
-    def date_cell(self) -> dt.datetime | dt.date | str:
-        """The Date column's value: the hour, the day, or the label of a week or month."""
+    def date_cell(self) -> dt.datetime | dt.date:
+        """The Date column's value, a real date: the hour (naive UTC), else the first day."""
         if self.period == "24h":
-            return self.period_start
-        if self.period == "daily":
-            return self.period_start.date()
-        return self.label
+            return self.period_start.replace(tzinfo=None)
+        return self.period_start.date()
 
 
 _SUMS = (HourlySummary.attempts, HourlySummary.connected, HourlySummary.duration,
@@ -229,11 +242,15 @@ def summary_rows(
     *,
     now: dt.datetime | None = None,
 ) -> list[SummaryRow]:
-    """The customer's summary rows, oldest first; periods without calls have no row.
-
-    Only rolled-up CDRs count (``rollup.run`` adds the newer ones).
+    """The customer's summary rows of whole periods (``bounds``), oldest first; periods
+    without calls have no row.  Only rolled-up CDRs count (``rollup.run`` adds the newer ones).
     """
     start, end = bounds(period, date_from, date_to, now)
+    return _rows_between(session, customer_id, period, start, end)
+
+
+def _rows_between(session: Session, customer_id: int, period: str, start: dt.datetime | None,
+                  end: dt.datetime | None) -> list[SummaryRow]:
     query = select(HourlySummary.hour, *_SUMS).where(HourlySummary.customer_id == customer_id)
     if start is not None:
         query = query.where(HourlySummary.hour >= start)
@@ -249,6 +266,85 @@ def summary_rows(
             for i, value in enumerate(sums):
                 total[i] += value
     return [_row(period, key, sums) for key, sums in groups.items()]
+
+
+def view_bounds(period: str, date_from: dt.date | None, date_to: dt.date | None,
+                now: dt.datetime | None = None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The hours a view covers: exactly the chosen dates (``date_from`` 00:00 to the end
+    of ``date_to``), whatever the period; the 24 hours view as ``bounds``."""
+    if period == "24h":
+        return bounds(period, date_from, date_to, now)
+    check_period(period)
+    if date_from and date_to and date_from > date_to:
+        raise ValidationError("The start date is after the end date; swap them.", field="date_from")
+    return (_midnight(date_from) if date_from else None), (_midnight(date_to) + _DAY if date_to else None)
+
+
+def invoiced_periods(session: Session, customer_id: int, start: dt.datetime | None,
+                     end: dt.datetime | None) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """(period start, period end, number) of the customer's invoices overlapping
+    [start, end) (None = open), oldest first.  Read-only."""
+    query = select(Invoice.period_start, Invoice.period_end, Invoice.number).where(Invoice.customer_id == customer_id)
+    if start is not None:
+        query = query.where(Invoice.period_end > start)
+    if end is not None:
+        query = query.where(Invoice.period_start < end)
+    return [(a, b, n) for a, b, n in session.execute(query.order_by(Invoice.period_start, Invoice.number))]
+
+
+def _hours(start: dt.datetime, end: dt.datetime) -> list[dt.datetime]:
+    return [start + i * _HOUR for i in range(int((end - start) / _HOUR))]
+
+
+def summary_view(
+    session: Session,
+    customer_id: int,
+    period: str,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> list[SummaryRow]:
+    """The rows the Summary shows (see the module docstring): cut to the chosen dates,
+    partial periods marked, every hour of the 24 hours view, invoices attached."""
+    now = now or utcnow()
+    start, end = view_bounds(period, date_from, date_to, now)
+    rows = _rows_between(session, customer_id, period, start, end)
+    if period == "24h" and start is not None and end is not None:
+        have = {r.period_start: r for r in rows}
+        rows = [have.get(h) or _row(period, h, [0, 0, 0, 0, Decimal(0), Decimal(0)]) for h in _hours(start, end)]
+    covered_to = min(end, now) if end is not None else now
+    invoiced = invoiced_periods(session, customer_id, start, end)
+    out = []
+    for r in rows:
+        partial = (start is not None and r.period_start < start) or r.period_end > covered_to
+        numbers = tuple(n for a, b, n in invoiced if a < r.period_end and b > r.period_start)
+        out.append(replace(r, partial=partial, invoices=numbers))
+    return out
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Exact totals of a set of rows (money exact, minutes from the summed seconds)."""
+
+    attempts: int
+    connected: int
+    duration_seconds: int
+    billed_seconds: int
+    customer_charge: Decimal
+    vendor_cost: Decimal
+
+    @property
+    def profit(self) -> Decimal:
+        return self.customer_charge - self.vendor_cost
+
+
+def totals(rows: Sequence[SummaryRow]) -> Totals:
+    """The exact totals of ``rows`` (never a sum of rounded cells)."""
+    return Totals(sum(r.attempts for r in rows), sum(r.connected for r in rows),
+                  sum(r.duration_seconds for r in rows), sum(r.billed_seconds for r in rows),
+                  sum((r.customer_charge for r in rows), Decimal(0)),
+                  sum((r.vendor_cost for r in rows), Decimal(0)))
 
 
 class Ratios(NamedTuple):
@@ -268,29 +364,65 @@ def true_ratios(rows: Sequence[SummaryRow]) -> Ratios:
 
 
 # -- the grid's table and its export ---------------------------------------------------
-COLUMNS = (
-    Column("date", "Date", "Period", "date"),
-    Column("attempts", "Attempts", "Traffic", "int"),
-    Column("connected", "Connected", "Traffic", "int"),
-    Column("asr", "ASR", "Traffic", "percent"),
-    Column("acd", "ACD", "Traffic", "minutes", additive=False),
-    Column("duration", "Duration", "Duration", "minutes"),
-    Column("billed_duration", "Billed Duration", "Duration", "minutes"),
-    Column("customer_charge", "Customer Charge", "Money", "money", decimals=4),
-    Column("vendor_cost", "Vendor Cost", "Money", "money", decimals=4),
-    Column("profit", "Profit", "Money", "money", decimals=4),
-    Column("profit_percent", "Profit %", "Money", "percent"),
-)
+_DATE_STYLE = {"24h": "hour", "daily": "day", "weekly": "day", "monthly": "month"}
 
 
-def summary_table(rows: Sequence[SummaryRow]) -> Table:
-    """The Summary grid's table (columns ``COLUMNS``, grouped Period/Traffic/Duration/Money)."""
-    return Table.from_rows(
-        COLUMNS,
-        ((r.date_cell, r.attempts, r.connected, r.asr, r.acd_minutes, r.duration_minutes, r.billed_minutes,
-          r.customer_charge, r.vendor_cost, r.profit, r.profit_percent) for r in rows),
-        sort_keys={"date": [r.period_start for r in rows]},
+def summary_columns(period: str = "daily", currency: str | None = None) -> tuple[Column, ...]:
+    """The Summary's columns for a period and currency: money at the currency's minor
+    unit with the currency in its header, units in the headers, a Week label column
+    beside the (Monday) date of the weekly view."""
+    money = {"kind": "money", "decimals": minor_units(currency), "unit": currency or ""}
+    date = Column("date", "Date", "Period", "date", date_style=_DATE_STYLE[check_period(period)])
+    week = (Column("week", "Week", "Period", "text"),) if period == "weekly" else ()
+    return (
+        date, *week,
+        Column("attempts", "Attempts", "Traffic", "int"),
+        Column("connected", "Connected", "Traffic", "int"),
+        Column("asr", "ASR", "Traffic", "percent", unit="%"),
+        Column("acd", "ACD", "Traffic", "minutes", additive=False, unit="min"),
+        Column("duration", "Duration", "Duration", "minutes", unit="min"),
+        Column("billed_duration", "Billed Duration", "Duration", "minutes", unit="min"),
+        Column("customer_charge", "Customer Charge", "Money", **money),  # type: ignore[arg-type]
+        Column("vendor_cost", "Vendor Cost", "Money", **money),  # type: ignore[arg-type]
+        Column("profit", "Profit", "Money", **money),  # type: ignore[arg-type]
+        Column("profit_percent", "Profit %", "Money", "percent", unit="%"),
     )
+
+
+#: the daily columns without a currency (benchmarks, generic uses)
+COLUMNS = summary_columns()
+
+
+def _cells(r: SummaryRow, weekly: bool) -> tuple:
+    week = (r.label,) if weekly else ()
+    return (r.date_cell, *week, r.attempts, r.connected, r.asr, r.acd_minutes, r.duration_minutes,
+            r.billed_minutes, r.customer_charge, r.vendor_cost, r.profit, r.profit_percent)
+
+
+def summary_table(rows: Sequence[SummaryRow], currency: str | None = None, period: str | None = None) -> Table:
+    """The Summary grid's table (``summary_columns``, grouped Period/Traffic/Duration/Money)."""
+    period = period or (rows[0].period if rows else "daily")
+    weekly = period == "weekly"
+    return Table.from_rows(summary_columns(period, currency), (_cells(r, weekly) for r in rows),
+                           sort_keys={"date": [r.period_start for r in rows]})
+
+
+def total_cells(rows: Sequence[SummaryRow], table: Table) -> list[object]:
+    """The totals row of ``table`` (made from ``rows``): exact totals of the additive
+    columns, "Total" in the first column, None elsewhere."""
+    t = totals(rows)
+    values = {"attempts": t.attempts, "connected": t.connected,
+              "duration": quotient_decimal(t.duration_seconds, 60),
+              "billed_duration": quotient_decimal(t.billed_seconds, 60),
+              "customer_charge": t.customer_charge, "vendor_cost": t.vendor_cost, "profit": t.profit}
+    return ["Total" if i == 0 else values.get(c.key) for i, c in enumerate(table.columns)]
+
+
+def total_texts(rows: Sequence[SummaryRow], table: Table, grouping: bool = True) -> list[str]:
+    """``total_cells`` as text, each rounded once in its column's format (the CLI's and
+    the grid's totals line)."""
+    return [c if isinstance(c, str) else format_decimal(c, col.decimals or 0, grouping=grouping)  # type: ignore[arg-type]
+            for c, col in zip(total_cells(rows, table), table.columns)]
 
 
 def export_summary(
@@ -300,17 +432,20 @@ def export_summary(
     *,
     currency: str | None = None,
     title: str | None = None,
+    period: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> None:
-    """Write the rows as .xlsx (group headers, number formats, totals) or .csv (one
-    header row), by the file's suffix: the Summary tab's Export and ``cxdesk summary``."""
+    """Write the rows as .xlsx (group headers, number formats, exact totals, print
+    setup) or .csv (one header row with units), by the file's suffix: the Summary tab's
+    Export and ``cxdesk summary``."""
     actor.require("export")
     suffix = Path(path).suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ValidationError(f"Cannot export to '{Path(path).name}': the name must end in .xlsx or .csv.", field="path")
-    table = summary_table(rows)
+    table = summary_table(rows, currency, period)
     if suffix == ".csv":
         export.write_csv(table, path, headers="headers", progress=progress, cancel=cancel)
     else:
-        export.write_xlsx(table, path, currency=currency, title=title, progress=progress, cancel=cancel)
+        export.write_xlsx(table, path, title=title, totals=total_cells(rows, table), progress=progress,
+                          cancel=cancel)

@@ -8,9 +8,11 @@ Text and date columns are Python sequences (``None`` or ``""`` = empty); date co
 hold ``date``/``datetime`` objects or label strings ("Week 27 2024") plus an optional
 sort key per row.
 
-``column.decimals`` is the *display* precision (copy, CSV and XLSX round to it, half
-away from zero); ``column.scale`` is the *storage* precision.  Percent values are
-stored already multiplied by 100 (45.23 means 45.23 %), as the grid shows them.
+``column.decimals`` is the *display* precision (grid, footer, copy, CSV, XLSX format and
+CLI round to it once, half away from zero: ``services.figures``); ``column.scale`` is the
+*storage* precision.  Percent values are stored already multiplied by 100 (45.23 means
+45.23 %), as the grid shows them.  ``column.unit`` ("EUR", "%", "min") goes into the
+shown header (``column.title``) and after footer figures.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cxdesk.services.export_safety import safe_text
+from cxdesk.services.figures import DATE_STYLES, header_text
 
 Kind: TypeAlias = Literal["text", "int", "money", "percent", "minutes", "date"]
 KINDS: frozenset[str] = frozenset(get_args(Kind))
@@ -45,7 +48,9 @@ class Column:
 
     ``additive`` says whether a total (export totals row) makes sense; by default true
     for counts, minutes and money, false for percentages, text and dates.  Set it to
-    False for ratio columns of another kind (e.g. ACD in minutes).
+    False for ratio columns of another kind (e.g. ACD in minutes).  ``unit`` is shown in
+    the header (``title``) and after the footer's figures; ``date_style`` ("hour", "day",
+    "month", see ``figures.DATE_STYLES``) fixes how a date column's dates are written.
     """
 
     key: str
@@ -55,10 +60,14 @@ class Column:
     decimals: int | None = None
     scale: int | None = None
     additive: bool | None = None
+    unit: str = ""
+    date_style: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"column {self.key!r}: unknown kind {self.kind!r}")
+        if self.date_style and (self.kind != "date" or self.date_style not in DATE_STYLES):
+            raise ValueError(f"column {self.key!r}: date_style {self.date_style!r} needs a date column")
         decimals = _DEFAULT_DECIMALS[self.kind] if self.decimals is None else self.decimals
         if self.kind == "int":
             scale = 0 if self.scale is None else self.scale
@@ -76,6 +85,11 @@ class Column:
     @property
     def numeric(self) -> bool:
         return self.kind in NUMERIC_KINDS
+
+    @property
+    def title(self) -> str:
+        """The header as shown everywhere: with its unit ("Customer Charge (EUR)")."""
+        return header_text(self.header, self.unit)
 
 
 def group_spans(columns: Sequence[Column]) -> list[tuple[str, int, int]]:
@@ -98,25 +112,31 @@ def round_scaled(values: Int64Array, scale: int, decimals: int) -> Int64Array:
     return np.where(values < 0, -magnitude, magnitude)
 
 
-def format_fixed(values: Int64Array, decimals: int) -> list[str]:
-    """Plain decimal strings ('-1234.50') for integers scaled by ``10**decimals``."""
+def format_fixed(values: Int64Array, decimals: int, grouping: bool = False) -> list[str]:
+    """Decimal strings for integers scaled by ``10**decimals``: '-1234.50', or with
+    ``grouping`` '-1,234.50' (the grid's and the footer's form)."""
     if decimals == 0:
-        return [str(v) for v in values.tolist()]
+        return [f"{v:,d}" for v in values.tolist()] if grouping else [str(v) for v in values.tolist()]
     unit = 10**decimals
     magnitude = np.abs(values)
     whole = (magnitude // unit).tolist()
     frac = (magnitude % unit).tolist()
     negative = (values < 0).tolist()
+    if grouping:
+        return [f"{'-' if n else ''}{w:,d}.{f:0{decimals}d}" for w, f, n in zip(whole, frac, negative)]
     positive_format = f"%d.%0{decimals}d"
     negative_format = "-" + positive_format
     return [(negative_format if n else positive_format) % (w, f) for w, f, n in zip(whole, frac, negative)]
 
 
-def format_date(value: Any) -> str:
-    """ISO text that Excel and LibreOffice parse as a date; labels pass through."""
+def format_date(value: Any, style: str = "") -> str:
+    """ISO text that Excel and LibreOffice parse as a date (``style``: see
+    ``figures.DATE_STYLES``; by default by the value's type); labels pass through."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if style and isinstance(value, dt.date):
+        return value.strftime(DATE_STYLES[style][1])
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
         return value.isoformat(sep=" ", timespec="seconds" if value.second else "minutes")
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -358,19 +378,21 @@ class Table:
         keys = {c: [k[i] for i in index.tolist()] for c, k in self._sort_keys.items()}
         return Table(self.columns, data, keys)  # type: ignore[arg-type]
 
-    def texts(self, col: int, start: int, stop: int) -> list[str]:
-        """Plain text of rows ``start..stop-1`` for copy and CSV: raw numbers rounded to
-        the display decimals ('.' point, no separators), ISO dates, text through
+    def texts(self, col: int, start: int, stop: int, grouping: bool = False) -> list[str]:
+        """Text of rows ``start..stop-1``: numbers rounded once, half-up, to the display
+        decimals ('.' point; thousands separators only with ``grouping``, as the grid
+        shows them; copy and CSV use none), ISO dates, text through
         ``export_safety.safe_text`` (numbers never: they are numbers, not text)."""
         column = self.columns[col]
         values = self._values[col]
         valid = self._valid[col]
         if values is not None:
             chunk = round_scaled(values[start:stop], column.scale, column.decimals)  # type: ignore[arg-type]
-            out = format_fixed(chunk, column.decimals)  # type: ignore[arg-type]
+            out = format_fixed(chunk, column.decimals, grouping)  # type: ignore[arg-type]
         elif column.kind == "date":
             out = [
-                "" if v is None else format_date(v) if isinstance(v, dt.date) else safe_text(str(v))
+                "" if v is None else format_date(v, column.date_style) if isinstance(v, dt.date)
+                else safe_text(str(v))
                 for v in self._objects[col][start:stop]  # type: ignore[index]
             ]
         else:

@@ -16,13 +16,17 @@ from openpyxl.cell.cell import Cell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.properties import PageSetupProperties
 
 from cxdesk.services.export import CancelCheck, Progress, atomic_file, _chunks, number_format
 from cxdesk.services.export_safety import safe_text, strip_forbidden
-from cxdesk.services.table import Table, group_spans, round_scaled
+from cxdesk.services.figures import DATE_STYLES
+from cxdesk.services.table import Column, Table, exact_decimal, group_spans
 
-DATE_FORMAT = "yyyy-mm-dd"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+DATE_FORMAT = DATE_STYLES["day"][0]
+DATETIME_FORMAT = DATE_STYLES["hour"][0]
+#: the workbook's one font (openpyxl's default body font); headers only add bold
+FONT_NAME, FONT_SIZE = "Calibri", 11
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _SHEET_TITLE_BAD = re.compile(r"[\\/*?:\[\]]")
 # Data rows go through a per-worksheet replacement of openpyxl's private
@@ -53,11 +57,10 @@ def _column_values(table: Table, col: int, start: int, stop: int) -> list[Any]:
         chunk = values[start:stop]
         if column.kind == "int" and column.scale == 0:
             out: list[Any] = chunk.tolist()
-        else:
-            rounded = round_scaled(chunk, column.scale or 0, column.decimals or 0)
-            shift = (column.decimals or 0) + (2 if column.kind == "percent" else 0)
+        else:  # the exact value; the cell's number format rounds it for display
+            shift = (column.scale or 0) + (2 if column.kind == "percent" else 0)
             # int64 -> float64 is exact below 2**53 and the division is correctly rounded
-            out = (rounded / float(10**shift)).tolist()
+            out = (chunk / float(10**shift)).tolist()
     elif column.kind == "date":
         out = [None if v is None or v == "" else _excel_date(v) for v in table.objects(col)[start:stop]]
     else:
@@ -79,7 +82,7 @@ def _width(table: Table, col: int) -> float:
                 base = max(base, len(str(value)) + 2)
     if column.kind == "money" and table.row_count:
         base = max(base, len(str(table.max_abs(col) // 10 ** (column.scale or 0))) + 8)
-    return float(min(60, max(base, len(column.header) + 2, len(column.group) // 2)))
+    return float(min(60, max(base, len(column.title) + 2, len(column.group) // 2)))
 
 
 class _FixedStyleCell(Cell):
@@ -124,8 +127,8 @@ def _install_fast_rows(ws: WriteOnlyWorksheet, table: Table, formats: list[str |
         if column.numeric:
             pickers.append(lambda v, c=factory.fixed(col, formats[col], "n"): c)
         elif column.kind == "date":
-            as_date = factory.fixed(col, DATE_FORMAT, "d")
-            as_time = factory.fixed(col, DATETIME_FORMAT, "d")
+            as_date = factory.fixed(col, _date_format(column, False), "d")
+            as_time = factory.fixed(col, _date_format(column, True), "d")
             as_text = factory.fixed(col, None, "s")
 
             def pick(v: Any, d: Cell = as_date, t: Cell = as_time, s: Cell = as_text) -> Cell:
@@ -153,7 +156,7 @@ def _public_row(factory: _CellFactory, table: Table, formats: list[str | None], 
         if value is None:
             row.append(None)
         elif column.kind == "date" and isinstance(value, dt.date):
-            row.append(factory.styled(value, DATETIME_FORMAT if isinstance(value, dt.datetime) else DATE_FORMAT))
+            row.append(factory.styled(value, _date_format(column, isinstance(value, dt.datetime))))
         elif column.numeric:
             row.append(factory.styled(value, fmt))
         else:
@@ -161,6 +164,22 @@ def _public_row(factory: _CellFactory, table: Table, formats: list[str | None], 
             cell.data_type = "s"  # never a formula, even if openpyxl guessed one
             row.append(cell)
     return row
+
+
+def _date_format(column: Column, with_time: bool) -> str:
+    if column.date_style:
+        return DATE_STYLES[column.date_style][0]
+    return DATETIME_FORMAT if with_time else DATE_FORMAT
+
+
+def _print_setup(ws: WriteOnlyWorksheet, first_head: int, header_row: int) -> None:
+    """Landscape, one page wide (as many pages down as needed), header rows on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.print_title_rows = f"{first_head}:{header_row}"
+    ws.print_options.horizontalCentered = True
 
 
 def _sheet_title(title: str | None) -> str:
@@ -174,15 +193,18 @@ def write_xlsx(
     *,
     currency: str | None = None,
     title: str | None = None,
+    totals: Sequence[Any] | None = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
 ) -> None:
-    """Write the table as an Excel workbook (one sheet); see the module docstring."""
+    """Write the table as an Excel workbook (one sheet); see export's docstring."""
+    if totals is not None and len(totals) != table.column_count:
+        raise ValueError("one totals cell per column is required")
     if currency is not None and not _CURRENCY.fullmatch(currency):
         raise ValueError(f"currency must be a three-letter ISO code, not {currency!r}")
     columns = table.columns
     formats = [number_format(c, currency) for c in columns]
-    bold = Font(bold=True)
+    bold = Font(name=FONT_NAME, size=FONT_SIZE, bold=True)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_sheet_title(title))
     if title:
@@ -194,7 +216,7 @@ def write_xlsx(
 
     head: list[list[Any]] = []
     if title:
-        head.append([factory.styled(_clean_text(title), font=Font(bold=True, size=14))])
+        head.append([factory.styled(_clean_text(title), font=Font(name=FONT_NAME, bold=True, size=14))])
     if any(c.group for c in columns):
         group_row = len(head) + 1
         row: list[Any] = [None] * len(columns)
@@ -205,10 +227,11 @@ def write_xlsx(
             if group and last > first:
                 ws.merged_cells.add(f"{get_column_letter(first + 1)}{group_row}:{get_column_letter(last + 1)}{group_row}")
         head.append(row)
-    head.append([factory.styled(_clean_text(c.header), font=bold) for c in columns])
+    head.append([factory.styled(_clean_text(c.title), font=bold) for c in columns])
     header_row = len(head)
     first_data, last_data = header_row + 1, header_row + table.row_count
     ws.freeze_panes = f"A{first_data}"
+    _print_setup(ws, 2 if title else 1, header_row)
     ws.auto_filter.ref = f"A{header_row}:{last_letter}{max(last_data, header_row)}"
 
     with atomic_file(path) as temp:
@@ -227,8 +250,8 @@ def write_xlsx(
                         ws.append(_public_row(factory, table, formats, values))
             if FAST_PATH:
                 del ws._values_to_row  # back to openpyxl's own method for the totals row
-            if table.row_count and any(c.additive for c in columns):
-                ws.append(_totals_row(factory, table, formats, first_data, last_data))
+            if table.row_count and (totals is not None or any(c.additive for c in columns)):
+                ws.append(_totals_row(factory, table, formats, totals or _exact_sums(table)))
             wb.save(temp)
         except BaseException:
             _discard(ws)
@@ -237,17 +260,33 @@ def write_xlsx(
         progress(table.row_count, table.row_count)
 
 
-def _totals_row(factory: _CellFactory, table: Table, formats: list[str | None], first: int, last: int) -> list[Any]:
-    bold = Font(bold=True)
-    row: list[Any] = []
+def _exact_sums(table: Table) -> list[Any]:
+    """Exact sums of the additive columns (Decimal or int), "Total" first, None elsewhere."""
+    out: list[Any] = []
     for col, column in enumerate(table.columns):
         if column.additive:
-            letter = get_column_letter(col + 1)
-            row.append(factory.styled(f"=SUBTOTAL(109,{letter}{first}:{letter}{last})", formats[col], bold))
-        elif col == 0 and not column.numeric:
-            row.append(factory.styled("Total", font=bold))
+            values, _ = table.numeric(col)
+            total = sum(int(values[i:i + 1_000_000].sum(dtype=object)) for i in range(0, len(values), 1_000_000))
+            out.append(exact_decimal(total, column.scale or 0))
         else:
+            out.append("Total" if col == 0 and not column.numeric else None)
+    return out
+
+
+def _totals_row(factory: _CellFactory, table: Table, formats: list[str | None], totals: Sequence[Any]) -> list[Any]:
+    """Stored values (not formulas): readers that do not calculate show them too."""
+    bold = Font(name=FONT_NAME, size=FONT_SIZE, bold=True)
+    row: list[Any] = []
+    for column, fmt, value in zip(table.columns, formats, totals):
+        if value is None:
             row.append(None)
+        elif isinstance(value, str):
+            cell = factory.styled(_clean_text(value), font=bold)
+            cell.data_type = "s"
+            row.append(cell)
+        else:
+            number = float(value) / (100 if column.kind == "percent" else 1)
+            row.append(factory.styled(int(value) if column.kind == "int" else number, fmt, bold))
     return row
 
 

@@ -23,8 +23,8 @@ HEADER = ["dt", "callid", "customer_id", "source_cli", "dest_number", "duration"
           "sip_code", "sip_reason", "release_reason"]
 NUMBERS = {"customer_id", "duration", "customer_duration", "customer_charge", "customer_card_rate", "provider_id",
            "provider_charge", "pdd_out", "ring_duration", "sip_code"}
-SUMMARY_HEADER = ["Date", "Attempts", "Connected", "ASR", "ACD", "Duration", "Billed Duration",
-                  "Customer Charge", "Vendor Cost", "Profit", "Profit %"]
+SUMMARY_HEADER = ["Date", "Attempts", "Connected", "ASR (%)", "ACD (min)", "Duration (min)", "Billed Duration (min)",
+                  "Customer Charge (EUR)", "Vendor Cost (EUR)", "Profit (EUR)", "Profit %"]
 
 
 def platform_rows(customer_id: int, n: int = 60) -> list[dict]:
@@ -71,9 +71,9 @@ def daily(rows: list[dict]) -> dict[str, list]:
     return dict(sorted(out.items()))
 
 
-def four(amount: Decimal) -> Decimal:
-    """The export's display rounding of money: four places, half away from zero."""
-    return amount.quantize(Decimal("0.0001"), ROUND_HALF_UP)
+def cents(amount: Decimal) -> Decimal:
+    """The figures policy's display rounding of EUR: its minor unit, half away from zero."""
+    return amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def cdr_count(url: str) -> int:
@@ -113,10 +113,12 @@ def test_import_rollup_summary_and_report(db_url, make_customer, run_cli, tmp_pa
         e = want[r[0].date().isoformat()]
         assert r[1:3] == (e[0], e[1])
         assert r[5] == pytest.approx(e[2] / 60, abs=0.005) and r[6] == pytest.approx(e[3] / 60, abs=0.005)
-        assert Decimal(str(r[7])) == four(e[4])
-        assert Decimal(str(r[8])) == four(e[5])
-    assert totals[0] == "Total" and totals[1].startswith("=SUBTOTAL(109,B")
-    assert sheet.cell(4, 8).number_format == '#,##0.0000 "EUR"'
+        assert Decimal(str(r[7])) == e[4]  # exact underneath, shown by the cell's format
+        assert Decimal(str(r[8])) == e[5]
+    # a stored total every reader sees, of the exact values
+    assert totals[0] == "Total" and totals[1] == sum(e[0] for e in want.values())
+    assert Decimal(str(totals[7])) == sum(e[4] for e in want.values())
+    assert sheet.cell(4, 8).number_format == '#,##0.00 "EUR"'
 
     with open(summary_csv, encoding="utf-8-sig", newline="") as fh:
         table = list(csv.reader(fh))
@@ -125,8 +127,8 @@ def test_import_rollup_summary_and_report(db_url, make_customer, run_cli, tmp_pa
     for r in table[1:]:
         e = want[r[0]]
         assert (int(r[1]), int(r[2]), Decimal(r[7]), Decimal(r[8])) == (
-            e[0], e[1], four(e[4]), four(e[5]))
-        assert Decimal(r[9]) == four(e[4] - e[5])
+            e[0], e[1], cents(e[4]), cents(e[5]))
+        assert Decimal(r[9]) == cents(e[4] - e[5])  # rounded once, not a difference of rounded figures
 
     report = tmp_path / "week.csv"
     out = run_cli("cdr-report", "Acme Telecom", "--period", "weekly", "--date", "2026-W02", "-o", str(report),
@@ -199,3 +201,63 @@ def test_user_errors_exit_1_with_one_sentence(sqlite_url, make_customer, run_cli
     out = run_cli(*args, db_url=sqlite_url)
     assert out.returncode == 1
     assert out.stderr.startswith("cxdesk: ") and message in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+def test_window_options_move_the_accepted_time_range(sqlite_url, make_customer, run_cli, tmp_path):
+    with open_database(sqlite_url) as db:
+        cid = make_customer(db)
+    rows = platform_rows(cid, 3)  # calls between 2026-01-03 and 2026-01-15
+    rows[1]["dt"] = "2031-06-01 10:00:00"
+    path = write(tmp_path / "later.csv", rows)
+
+    out = run_cli("import-cdr", str(path), db_url=sqlite_url)
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[0].startswith(
+        "line 3: dt '2031-06-01 10:00:00' is outside the accepted window 2000-01-01 to ")
+    out = run_cli("import-cdr", "--earliest", "2026-01-16", "--latest", "2031-06-01", str(path), db_url=sqlite_url)
+    assert out.returncode == 1  # the calls before 2026-01-05 are now outside
+    assert "is outside the accepted window 2026-01-16 to 2031-06-01 (UTC)" in out.stderr
+    out = run_cli("import-cdr", "--earliest", "2026-01-01", "--latest", "2031-06-01", str(path), db_url=sqlite_url)
+    assert out.returncode == 0 and "imported 3 CDRs" in out.stdout
+    assert cdr_count(sqlite_url) == 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--earliest", "2026-02-30"], "The earliest date '2026-02-30' is not a date between 1970-01-01 and 2999-12-31"),
+    (["--latest", "9999-12-31"], "The latest date '9999-12-31' is not a date between"),
+    (["--latest", "\uff12\uff10\uff12\uff16-01-01"], "The latest date"),
+    (["--earliest", "2026-02-01", "--latest", "2026-01-01"], "The earliest date 2026-02-01 is after the latest"),
+])
+def test_a_bad_window_is_one_sentence_and_creates_no_database(run_cli, tmp_path, args, message):
+    path = write(tmp_path / "in.csv", platform_rows(1, 1))
+    target = tmp_path / "never.db"
+    out = run_cli("import-cdr", *args, str(path), db_url=str(target))
+    assert out.returncode == 1 and out.stderr.startswith("cxdesk: ") and message in out.stderr
+    assert len(out.stderr.splitlines()) == 1 and not target.exists()
+
+
+def test_unterminated_quote_and_conflicts_name_their_lines(sqlite_url, make_customer, run_cli, tmp_path):
+    with open_database(sqlite_url) as db:
+        cid = make_customer(db)
+    first = write(tmp_path / "first.csv", platform_rows(cid, 2))
+    assert run_cli("import-cdr", str(first), db_url=sqlite_url).returncode == 0
+
+    rows = platform_rows(cid, 6)
+    rows[0]["customer_charge"] = "9.000000"  # cli-0 was imported with another charge
+    rows[1]["customer_charge"] = rows[1]["customer_charge"].rstrip("0")  # cli-1: the same amount
+    rows[3]["callid"] = "cli-2"  # cli-2 again on line 5, with other values than on line 4
+    path = write(tmp_path / "second.csv", rows)
+    text = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    text[5] = text[5].replace("Germany - Mobile", '"Germany - Mobile')  # line 6: a quote never closed
+    path.write_text("".join(text), encoding="utf-8")
+
+    out = run_cli("import-cdr", str(path), db_url=sqlite_url)
+    assert out.returncode == 1
+    lines = out.stderr.splitlines()
+    assert lines[0].startswith("line 2: callid 'cli-0' was imported before with other values: "
+                               "customer_charge ") and "9 here" in lines[0]
+    assert lines[1].startswith("line 5: callid 'cli-2' is on line 4 with other values: dt ")
+    assert lines[2].startswith("line 6: the quote that opens customer_card_dest_name on this line is never "
+                               "closed: it runs to line 7")
+    assert "3 malformed rows, nothing was imported" in lines[3]
+    assert cdr_count(sqlite_url) == 2

@@ -12,6 +12,7 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 from PySide6.QtGui import QGuiApplication
 
 from cxdesk.models import Cdr
+from cxdesk.services.figures import round_half_up
 from cxdesk.services import invoices, rollup
 from cxdesk.services.uow import unit_of_work
 from cxdesk.ui.summary.summary_tab import SummaryTab
@@ -84,7 +85,8 @@ def test_daily_rows_and_money_are_exact(tab):
     expected = sum(Decimal(c[4]) for c in CALLS)
     assert stats.sum == expected  # to the last micro-unit, not rounded
     assert stats.count == 3 and stats.numerical_count == 3
-    assert "Sum: 0.1964" in tab.stats.text()
+    # shown once rounded, half-up, at the currency's minor unit, with the currency
+    assert "Sum: 0.20 GBP" in tab.stats.text() and "Min: 0.03 GBP" in tab.stats.text()
 
 
 def test_average_of_averages_and_true_ratios_for_whole_rows(tab):
@@ -162,8 +164,10 @@ def test_hours_cannot_be_ticked_or_invoiced(tab, answers):
     tab.limit.setChecked(True)
     tab.date_from.setDate(dt.date(2026, 3, 1))
     tab.date_to.setDate(dt.date(2026, 3, 3))
-    # the 24 hours ending with the "to" day: its hours with calls
-    assert [tab.model.data(tab.model.index(r, 0)) for r in range(2)] == ["2026-03-03 12:00", "2026-03-03 23:00"]
+    # the 24 hours ending with the "to" day: every hour, with or without calls
+    assert tab.model.rowCount() == 24
+    assert [tab.model.data(tab.model.index(r, 0)) for r in (0, 12, 23)] == [
+        "2026-03-03 00:00", "2026-03-03 12:00", "2026-03-03 23:00"]
     index = tab.model.index(0, tab.model.action_column)
     assert not tab.model.flags(index) & Qt.ItemFlag.ItemIsUserCheckable
     assert not tab.model.setData(index, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
@@ -181,7 +185,9 @@ def test_sorting_keeps_statistics_on_the_right_rows(tab):
 
 def test_weekly_and_monthly_labels(tab):
     tab.period.setCurrentIndex(2)
-    assert [tab.model.data(tab.model.index(r, 0)) for r in range(tab.model.rowCount())] == ["Week 9 2026", "Week 10 2026"]
+    # a real date (the Monday) with the week's label beside it
+    assert [tab.model.data(tab.model.index(r, 0)) for r in range(tab.model.rowCount())] == ["2026-02-23", "2026-03-02"]
+    assert [tab.model.data(tab.model.index(r, 1)) for r in range(tab.model.rowCount())] == ["Week 9 2026", "Week 10 2026"]
     tab.period.setCurrentIndex(3)
     assert tab.model.data(tab.model.index(0, 0)) == "2026-03"
 
@@ -195,13 +201,17 @@ def test_generate_invoice_for_ticked_days_then_refuse_them_again(tab, answers, c
     tab.generate_invoice()
     assert answers.infos[-1] == "Created 2 invoices: 1, 2"
     day1 = sum(Decimal(c[4]) for c in CALLS if c[0] == 1)
-    assert [i.net for i in stored_invoices(ctx)] == [day1, sum(Decimal(c[4]) for c in CALLS if c[0] == 3)]
+    day3 = sum(Decimal(c[4]) for c in CALLS if c[0] == 3)
+    assert [i.net for i in stored_invoices(ctx)] == [round_half_up(day1, 2), round_half_up(day3, 2)]
     assert tab.model.checked == set()
-    tab.model.setData(tab.model.index(0, tab.model.action_column), Qt.CheckState.Checked.value,
-                      Qt.ItemDataRole.CheckStateRole)
-    tab.generate_invoice()
-    assert "invoice 1" in answers.errors[-1]
-    assert tab.model.checked_rows()[0].label == "2026-03-01"  # the tick is kept for another try
+    tab.reload()
+    # the invoiced periods name their invoice and cannot be ticked again
+    action = tab.model.action_column
+    assert [tab.model.data(tab.model.index(r, action)) for r in range(3)] == ["Invoice 1", None, "Invoice 2"]
+    assert not tab.model.setData(tab.model.index(0, action), Qt.CheckState.Checked.value,
+                                 Qt.ItemDataRole.CheckStateRole)
+    assert not tab.model.flags(tab.model.index(0, action)) & Qt.ItemFlag.ItemIsUserCheckable
+    assert tab.model.checked == set()
     assert len(stored_invoices(ctx)) == 2
 
 
@@ -220,8 +230,10 @@ def test_headers_name_their_units_once(tab):
     assert headers == ["Date", "Attempts", "Connected", "ASR (%)", "ACD (min)", "Duration (min)",
                        "Billed Duration (min)", "Customer Charge (GBP)", "Vendor Cost (GBP)", "Profit (GBP)",
                        "Profit %", "Action"]
+    # visually Action sits beside Date (both frozen), the groups follow
+    assert tab.view.horizontalHeader().visualIndex(tab.model.action_column) == 1
     assert tab.view.horizontalHeader().group_spans() == [
-        ("Period", 0, 0), ("Traffic", 1, 4), ("Duration", 5, 6), ("Money", 7, 10)]
+        ("Period", 0, 0), ("Traffic", 2, 5), ("Duration", 6, 7), ("Money", 8, 11)]
 
 
 def test_the_chart_has_a_legend_and_labelled_axes(tab):

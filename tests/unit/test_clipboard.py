@@ -66,16 +66,21 @@ def test_quoting_and_injection_payloads() -> None:
 def test_negative_numbers_stay_numbers() -> None:
     tsv, html = copy_text(table(), [(1, 3, 2, 3)])
     assert tsv == "-2.50\r\n0.00\r\n"
-    assert "<td>-2.50</td>" in html
+    assert '<td class="cx0" sdnum="1033;0;#,##0.00">-2.50</td>' in html
 
 
 def test_copy_with_headers() -> None:
     tsv, html = copy_text(table(), [(0, 1, 1, 3)], "headers")
     assert tsv == "Attempts\tASR\tCharge\r\n1234\t45.24\t1234.13\r\n\t0.00\t-2.50\r\n"
+    # every number cell names its display format: LibreOffice's sdnum, Excel's class
     assert html == (
+        '<style>.cx0{mso-number-format:"\\#\\,\\#\\#0"}.cx1{mso-number-format:"0\\.00"}'
+        '.cx2{mso-number-format:"\\#\\,\\#\\#0\\.00"}</style>'
         "<table><thead><tr><th>Attempts</th><th>ASR</th><th>Charge</th></tr></thead>"
-        "<tbody><tr><td>1234</td><td>45.24</td><td>1234.13</td></tr>"
-        "<tr><td></td><td>0.00</td><td>-2.50</td></tr></tbody></table>"
+        '<tbody><tr><td class="cx0" sdnum="1033;0;#,##0">1234</td><td class="cx1" sdnum="1033;0;0.00">45.24</td>'
+        '<td class="cx2" sdnum="1033;0;#,##0.00">1234.13</td></tr>'
+        '<tr><td class="cx0" sdnum="1033;0;#,##0"></td><td class="cx1" sdnum="1033;0;0.00">0.00</td>'
+        '<td class="cx2" sdnum="1033;0;#,##0.00">-2.50</td></tr></tbody></table>'
     )
 
 
@@ -86,7 +91,7 @@ def test_copy_with_group_headers() -> None:
         "Date\tAttempts\tASR\tCharge\tRate\r\n"
         "2024-07-01\t1234\t45.24\t1234.13\t0.0123\r\n"
     )
-    assert html.startswith(
+    assert html.split("</style>")[1].startswith(
         '<table><thead><tr><th></th><th colspan="2">Calls</th><th colspan="2">Money</th></tr>'
         "<tr><th>Date</th><th>Attempts</th><th>ASR</th><th>Charge</th><th>Rate</th></tr></thead>"
     )

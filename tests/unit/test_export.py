@@ -64,8 +64,8 @@ def test_xlsx_cells_formats_and_layout(tmp_path: Path, path_mode: bool) -> None:
         (0.5, "0.00%"),
         (1.5, "#,##0.00"),
         (7.5, "#,##0.00"),
-        (1234.13, '#,##0.00 "EUR"'),
-        (0.0123, '#,##0.0000 "EUR"'),
+        (1234.125, '#,##0.00 "EUR"'),  # the exact value; the format shows 1,234.13
+        (0.012345, '#,##0.0000 "EUR"'),
         ("'=cmd|' /C calc'!A0", "General"),
     ]
     assert ws["A4"].value == dt.datetime(2024, 7, 2, 11, 0) and ws["A4"].number_format == "yyyy-mm-dd hh:mm"
@@ -73,6 +73,12 @@ def test_xlsx_cells_formats_and_layout(tmp_path: Path, path_mode: bool) -> None:
     assert ws["G4"].value == -2.5 and ws["I4"].value == "'-2+3"
     assert ws["A5"].value == "Week 27 2024" and ws["I5"].value == "bell ok"
     assert ws["D5"].value == 1.0
+    # print-ready: landscape, one page wide, header rows repeated, one font
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert ws.print_title_rows == "$1:$2"
+    assert {c.font.name for row in ws.iter_rows() for c in row if c.value is not None} == {"Calibri"}
 
 
 def test_xlsx_totals_row_sums_only_additive_columns(tmp_path: Path, path_mode: bool) -> None:
@@ -80,15 +86,15 @@ def test_xlsx_totals_row_sums_only_additive_columns(tmp_path: Path, path_mode: b
     write_xlsx(table(), target, currency="EUR")
     ws = load_workbook(target).active
     totals = {c.column_letter: c.value for c in ws[6]}
-    assert totals == {
+    assert totals == {  # stored values (readers that do not calculate show them), exact sums
         "A": "Total",
-        "B": "=SUBTOTAL(109,B3:B5)",
-        "C": "=SUBTOTAL(109,C3:C5)",
+        "B": 13,
+        "C": 8,
         "D": None,  # percent: a sum would be wrong
         "E": None,  # ACD is a ratio although in minutes
-        "F": "=SUBTOTAL(109,F3:F5)",
-        "G": "=SUBTOTAL(109,G3:G5)",
-        "H": "=SUBTOTAL(109,H3:H5)",
+        "F": 13.5,
+        "G": 1231.725,
+        "H": 1.012345,
         "I": None,
     }
     assert ws["G6"].number_format == '#,##0.00 "EUR"' and ws["G6"].font.b
@@ -107,7 +113,8 @@ def test_xlsx_without_groups_with_title(tmp_path: Path) -> None:
     assert ws["A1"].value == "Acme: Daily [UTC]" and ws["A2"].value == "Day"
     assert ws.freeze_panes == "A3" and ws.auto_filter.ref == "A2:B4"
     assert ws["B3"].value == 0.01 and ws["B3"].number_format == "#,##0.00"
-    assert ws["B5"].value == "=SUBTOTAL(109,B3:B4)"
+    assert ws["B5"].value == 2.01
+    assert ws.print_title_rows == "$2:$2"
     assert not ws.merged_cells.ranges
 
 

@@ -159,13 +159,14 @@ def test_summary_export_defuses_labels(admin, tmp_path: Path, suffix: str) -> No
     expected = [defused(p) for p in ALL_PAYLOADS]
     if suffix == ".csv":
         rows = check_csv(path, expected, numbers_allowed=True)
-        assert [r[0] for r in rows[1:]] == expected  # in place, one per row
-        assert {Decimal(r[9]) for r in rows[1:]} == {Decimal("-0.75")}  # a number stays a number: no quote
+        assert [r[1] for r in rows[1:]] == expected  # in place (the Week label column), one per row
+        assert {Decimal(r[10]) for r in rows[1:]} == {Decimal("-0.75")}  # a number stays a number: no quote
     else:
         check_xlsx(path, expected, totals_row=True)
         ws = load_workbook(path).active
-        assert [ws.cell(r, 1).value for r in range(3, 3 + len(expected))] == expected  # below the two header rows
-        assert ws.cell(3, 10).value == -0.75 and ws.cell(3, 10).data_type == "n"
+        # the Week label column, below the two header rows
+        assert [ws.cell(r, 2).value for r in range(3, 3 + len(expected))] == expected
+        assert ws.cell(3, 11).value == -0.75 and ws.cell(3, 11).data_type == "n"
 
 
 def test_summary_xlsx_defuses_the_customer_name_in_the_title(admin, tmp_path: Path) -> None:

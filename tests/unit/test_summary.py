@@ -21,7 +21,7 @@ from cxdesk.services.summary import (
 )
 
 UTC = dt.timezone.utc
-HALF_MICRO = Decimal("0.0000005")
+MICRO = Decimal("0.000001")  # quotients are kept to 6 decimals rounded to odd: within 1e-6
 FIELDS = ["callid", "dt", "customer_id", "duration", "customer_duration", "customer_charge", "provider_charge"]
 
 
@@ -78,7 +78,7 @@ def expected(period: str, rows: list[dict]) -> dict[dt.datetime, dict]:
 
 
 def close(value: Decimal | None, exact: Decimal | None) -> bool:
-    return value is exact is None or abs(value - exact) <= HALF_MICRO
+    return value is exact is None or abs(value - exact) < MICRO
 
 
 def check(row, e: dict) -> None:
@@ -199,7 +199,7 @@ def test_blank_ratios_when_the_divisor_is_zero(db, admin, make_customer, tmp_pat
     assert (row.asr, row.acd_minutes, row.profit_percent, row.profit) == (Decimal(0), None, None, Decimal(0))
     table = summary_table([row])
     assert [table.texts(c, 0, 1)[0] for c in range(table.column_count)] == [
-        "2026-01-05", "3", "0", "0.00", "", "0.00", "0.00", "0.0000", "0.0000", "0.0000", ""]
+        "2026-01-05", "3", "0", "0.00", "", "0.00", "0.00", "0.00", "0.00", "0.00", ""]
 
 
 def _row(attempts, connected, duration, charge, cost):
@@ -211,25 +211,35 @@ def test_true_ratios_are_weighted():
     rows = [_row(1, 1, 600, "10", "9"), _row(99, 0, 0, "0", "0"), _row(100, 50, 3000, "1", "0")]
     ratios = true_ratios(rows)
     assert ratios.asr == Decimal("25.5")  # 51 of 200 calls; the mean of the rows' ASRs is 50.0
-    assert abs(ratios.acd_minutes - Decimal(3600) / 51 / 60) <= HALF_MICRO
-    assert abs(ratios.profit_percent - Decimal(200) / 11) <= HALF_MICRO  # 2 of 11
+    assert abs(ratios.acd_minutes - Decimal(3600) / 51 / 60) <= MICRO
+    assert abs(ratios.profit_percent - Decimal(200) / 11) <= MICRO  # 2 of 11
     assert true_ratios([]) == (None, None, None)
 
 
 def test_summary_table_columns_groups_and_cells():
     hour = dt.datetime(2026, 1, 5, 10, tzinfo=UTC)
     row = _row(200, 90, 12345, "12.345678", "10.000001")
-    table = summary_table([row])
-    assert [c.header for c in table.columns] == [
-        "Date", "Attempts", "Connected", "ASR", "ACD", "Duration", "Billed Duration",
-        "Customer Charge", "Vendor Cost", "Profit", "Profit %"]
+    table = summary_table([row], "EUR")
+    assert [c.title for c in table.columns] == [
+        "Date", "Attempts", "Connected", "ASR (%)", "ACD (min)", "Duration (min)", "Billed Duration (min)",
+        "Customer Charge (EUR)", "Vendor Cost (EUR)", "Profit (EUR)", "Profit %"]
     assert [c.group for c in table.columns] == ["Period"] + ["Traffic"] * 4 + ["Duration"] * 2 + ["Money"] * 4
     assert [table.texts(c, 0, 1)[0] for c in range(table.column_count)] == [
-        "2026-01-01", "200", "90", "45.00", "2.29", "205.75", "205.75", "12.3457", "10.0000", "2.3457", "19.00"]
+        "2026-01-01", "200", "90", "45.00", "2.29", "205.75", "205.75", "12.35", "10.00", "2.35", "19.00"]
     assert table.value(0, table.index("customer_charge")) == Decimal("12.345678")
+    # money at the currency's minor unit: JPY 0, KWD 3
+    assert summary_table([row], "JPY").texts(7, 0, 1) == ["12"]
+    assert summary_table([row], "KWD").texts(7, 0, 1) == ["12.346"]
     hourly = SummaryRow("24h", "2026-01-05 10:00", hour, hour, 1, 0, 0, 0, Decimal(0), Decimal(0))
-    weekly = SummaryRow("weekly", "Week 2 2026", hour, hour, 1, 0, 0, 0, Decimal(0), Decimal(0))
-    assert summary_table([hourly, weekly]).objects(0) == [hour, "Week 2 2026"]
+    assert summary_table([hourly]).objects(0) == [hour.replace(tzinfo=None)]
+    assert summary_table([hourly]).texts(0, 0, 1) == ["2026-01-05 10:00"]
+    monday = dt.datetime(2026, 1, 5, tzinfo=UTC)
+    weekly = SummaryRow("weekly", "Week 2 2026", monday, monday, 1, 0, 0, 0, Decimal(0), Decimal(0))
+    table = summary_table([weekly])
+    assert [c.title for c in table.columns[:2]] == ["Date", "Week"]  # a real date beside the label
+    assert table.objects(0) == [dt.date(2026, 1, 5)] and table.objects(1) == ["Week 2 2026"]
+    monthly = SummaryRow("monthly", "2026-01", monday.replace(day=1), monday, 1, 0, 0, 0, Decimal(0), Decimal(0))
+    assert summary_table([monthly]).texts(0, 0, 1) == ["2026-01"]
 
 
 def test_export_needs_the_export_right_and_a_known_suffix(staff, accountant, tmp_path):
@@ -238,10 +248,11 @@ def test_export_needs_the_export_right_and_a_known_suffix(staff, accountant, tmp
         export_summary(staff, rows, tmp_path / "s.csv")
     with pytest.raises(ValidationError, match="must end in .xlsx or .csv"):
         export_summary(accountant, rows, tmp_path / "s.pdf")
-    export_summary(accountant, rows, tmp_path / "s.csv")
+    export_summary(accountant, rows, tmp_path / "s.csv", currency="KWD")
     lines = (tmp_path / "s.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert lines == ["Date,Attempts,Connected,ASR,ACD,Duration,Billed Duration,Customer Charge,Vendor Cost,Profit,Profit %",
-                     "2026-01-01,10,5,50.00,1.00,5.00,5.00,1.5000,1.0000,0.5000,33.33"]
+    assert lines == ["Date,Attempts,Connected,ASR (%),ACD (min),Duration (min),Billed Duration (min),"
+                     "Customer Charge (KWD),Vendor Cost (KWD),Profit (KWD),Profit %",
+                     "2026-01-01,10,5,50.00,1.00,5.00,5.00,1.500,1.000,0.500,33.33"]
     assert not (tmp_path / "s.pdf").exists()
 
 

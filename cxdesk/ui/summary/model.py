@@ -1,6 +1,11 @@
 """The Summary grid's model: summary rows as a column store (services.table.Table), sorted
 in NumPy, plus the Action column of ticks for Generate Invoice.
 
+Cells show the Table's own text (``Table.texts``: rounded once, half-up, at the column's
+decimals, as ``services.figures`` says), so the grid reads as the copies and exports do.
+The Action column names the invoices that already cover a period (such a period cannot be
+ticked) and marks partial periods (cut by the chosen dates, or still running).
+
 Selection statistics, copies and exports work on the Table's arrays and never walk
 QModelIndex objects cell by cell.
 """
@@ -8,9 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import Decimal
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QFont
 
 from cxdesk.services import summary
 from cxdesk.services.table import Table
@@ -19,16 +24,16 @@ from cxdesk.ui.kit import fmt
 ACTION_HEADER = "Action"
 RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-#: the unit shown after a header ("ASR (%)"); money columns show the customer's currency
-UNITS = {"ASR": "%", "Profit %": "%", "ACD": "min", "Duration": "min", "Billed Duration": "min"}
 
 
-def header_text(header: str, unit: str) -> str:
-    """"ASR" and "%" -> "ASR (%)"; a header that already names its unit keeps it alone
-    ("Profit %", not "Profit % (%)")."""
-    if not unit or header.endswith(unit):
-        return header
-    return f"{header} ({unit})"
+def action_text(row: summary.SummaryRow) -> str:
+    """What the Action column says beside its tick box: "Invoice 12", "partial"."""
+    parts = []
+    if row.invoices:
+        parts.append(("Invoice " if len(row.invoices) == 1 else "Invoices ") + ", ".join(map(str, row.invoices)))
+    if row.partial:
+        parts.append("partial")
+    return " · ".join(parts)
 
 
 class SummaryModel(QAbstractTableModel):
@@ -56,12 +61,12 @@ class SummaryModel(QAbstractTableModel):
             self.checked.clear()
         self.rows, self.period, self.currency, self.customer_id = list(rows), period, currency, customer_id
         self._apply_sort()
-        self.checked &= {r.period_start for r in self.rows}
+        self.checked &= {r.period_start for r in self.rows if not r.invoices}
         self.endResetModel()
 
     def _apply_sort(self) -> None:
         """Table and row order for the current sort (time order until a header is clicked)."""
-        full = summary.summary_table(self.rows)
+        full = summary.summary_table(self.rows, self.currency, self.period)
         if self.sort_by is None or not self.rows:
             self.table, self.order = full, list(range(len(self.rows)))
             return
@@ -121,36 +126,32 @@ class SummaryModel(QAbstractTableModel):
             return None
         row, col = index.row(), index.column()
         if col == self.action_column:
-            if role == Qt.ItemDataRole.CheckStateRole:
-                checked = self.summary_row(row).period_start in self.checked
-                return Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return ("Tick to include this period in Generate Invoice" if self.invoiceable
-                        else "Hours cannot be invoiced: switch to Daily, Weekly or Monthly")
-            return None
+            return self._action_data(self.summary_row(row), role)
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, col)
+            return self.table.texts(col, row, row + 1, grouping=True)[0]
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return RIGHT if self.table.columns[col].numeric else LEFT
-        if role == Qt.ItemDataRole.ToolTipRole and col == 0:
+        if col == 0 and role == Qt.ItemDataRole.ToolTipRole:
             r = self.summary_row(row)
-            return f"{fmt.utc(r.period_start)} to {fmt.utc(r.period_end)} (end exclusive)"
+            text = f"{fmt.utc(r.period_start)} to {fmt.utc(r.period_end)} (end exclusive)"
+            return text + ("\nPartial period: cut by the chosen dates, or still running." if r.partial else "")
+        if col == 0 and role == Qt.ItemDataRole.FontRole and self.summary_row(row).partial:
+            font = QFont()
+            font.setItalic(True)
+            return font
         return None
 
-    def _display(self, row: int, col: int) -> str:
-        column = self.table.columns[col]
-        if col == 0:
-            return self.summary_row(row).label
-        if self.table.is_empty(row, col):
-            return ""
-        value = self.table.value(row, col)
-        if column.kind == "money":
-            return fmt.money(value, "", 2)
-        if column.kind == "int":
-            return f"{value:,}"
-        if isinstance(value, Decimal):
-            return f"{value:,.2f}"
-        return str(value)
+    def _action_data(self, r: summary.SummaryRow, role: int):
+        if role == Qt.ItemDataRole.DisplayRole:
+            return action_text(r) or None
+        if role == Qt.ItemDataRole.CheckStateRole and not r.invoices:
+            return Qt.CheckState.Checked if r.period_start in self.checked else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if r.invoices:
+                return f"Already invoiced ({action_text(r)}); a period is never invoiced twice."
+            return ("Tick to include this period in Generate Invoice" if self.invoiceable
+                    else "Hours cannot be invoiced: switch to Daily, Weekly or Monthly")
+        return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if orientation != Qt.Orientation.Horizontal or role != Qt.ItemDataRole.DisplayRole:
@@ -158,9 +159,7 @@ class SummaryModel(QAbstractTableModel):
         if section == self.action_column:
             return ACTION_HEADER
         if 0 <= section < self.table.column_count:
-            column = self.table.columns[section]
-            unit = UNITS.get(column.header) or (self.currency if column.kind == "money" else "")
-            return header_text(column.header, unit)
+            return self.table.columns[section].title
         return None
 
     def group_of(self, section: int) -> str:
@@ -170,15 +169,15 @@ class SummaryModel(QAbstractTableModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() == self.action_column and self.invoiceable:
+        if index.column() == self.action_column and self.invoiceable and not self.summary_row(index.row()).invoices:
             flags |= Qt.ItemFlag.ItemIsUserCheckable
         return flags
 
     def setData(self, index: QModelIndex | QPersistentModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or index.column() != self.action_column or role != Qt.ItemDataRole.CheckStateRole:
             return False
-        if not self.invoiceable:
-            return False
+        if not self.invoiceable or self.summary_row(index.row()).invoices:
+            return False  # hours are not invoiced; an invoiced period is never ticked
         start = self.summary_row(index.row()).period_start
         if Qt.CheckState(value) == Qt.CheckState.Checked:
             self.checked.add(start)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,14 +25,13 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
 )
 
 from cxdesk.services import cdr_report, invoices, summary
 from cxdesk.services import customers as customer_svc
 from cxdesk.services.clipboard import SelectionError, copy_text
-from cxdesk.services.selection import Stats, selection_stats, whole_rows
+from cxdesk.services.selection import Stats, footer_parts, selection_stats, whole_rows
 from cxdesk.ui.invoices.invoices_tab import auto_result_text, show_status
 from cxdesk.ui.kit import dialogs, fmt
 from cxdesk.ui.kit.context import AppContext
@@ -41,6 +39,7 @@ from cxdesk.ui.kit.ops import Job
 from cxdesk.ui.kit.panel import Panel
 from cxdesk.ui.kit.tables import fit_columns
 from cxdesk.ui.summary.chart import SummaryChart
+from cxdesk.ui.summary.frozen import FrozenColumns, FrozenTableView
 from cxdesk.ui.summary.header import GroupHeaderView
 from cxdesk.ui.summary.model import SummaryModel
 
@@ -64,9 +63,10 @@ class SummaryData:
 
 def load_summary(session: Session, customer_id: int, period: str, date_from: dt.date | None,
                  date_to: dt.date | None) -> SummaryData:
-    """The worker's half of a load: the customer and the rows in one read session."""
+    """The worker's half of a load: the customer and the rows (with their partial and
+    invoiced marks) in one read session."""
     customer = customer_svc.get_customer(session, customer_id)
-    rows = summary.summary_rows(session, customer_id, period, date_from, date_to)
+    rows = summary.summary_view(session, customer_id, period, date_from, date_to)
     return SummaryData(customer_id, customer.name, customer.currency, period, rows)
 
 
@@ -74,8 +74,9 @@ def file_name(*parts: str) -> str:
     return "-".join(parts).replace(" ", "_").replace("/", "-")
 
 
-class SummaryView(QTableView):
-    """Range selection (mouse, Shift+arrows, Ctrl for several ranges) and the copies."""
+class SummaryView(FrozenTableView):
+    """Range selection (mouse, Shift+arrows, Ctrl for several ranges) and the copies;
+    Date and Action stay in view while the figures scroll sideways (``freeze``)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -89,6 +90,7 @@ class SummaryView(QTableView):
         self.setWordWrap(False)
         self.verticalHeader().setDefaultSectionSize(22)
         self.setAccessibleName("Summary")
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         #: True once the user resized a column (or a saved layout was restored): fit no more
         self.user_layout = False
         header.sectionResized.connect(self._resized)
@@ -96,6 +98,16 @@ class SummaryView(QTableView):
     def _resized(self, *_args) -> None:
         if self.horizontalHeader().underMouse():  # dragged by the user, not by fit_columns
             self.user_layout = True
+
+    def freeze(self) -> None:
+        """Date and Action (moved beside it) stay at the left edge; call after a reset."""
+        model = self.model()
+        if self.frozen_view is None:
+            frozen_header = GroupHeaderView()
+            frozen_header.setSortIndicatorShown(False)
+            self.frozen_view = FrozenColumns(self, frozen_header)
+        self.frozen_view.freeze([0, model.action_column])
+        self.frozen_view.show()
 
     def ranges(self) -> list[tuple[int, int, int, int]]:
         """The selected rectangles (top, left, bottom, right) in table columns (Action excluded)."""
@@ -153,6 +165,7 @@ class SummaryTab(Panel):
         self.model = SummaryModel(self)
         self.view = SummaryView(self)
         self.view.setModel(self.model)
+        self.view.freeze()
         self.chart = SummaryChart(self)
         self.stats = QLabel()
         self.stats.setAccessibleName("Selection statistics")
@@ -279,6 +292,7 @@ class SummaryTab(Panel):
             self.model.set_rows(data.rows, data.period, data.currency, data.customer_id)
             self.chart.set_rows(data.rows, data.currency)
             fit_columns(self.view)
+        self.view.freeze()
         self.update_stats()
 
     # -- selection statistics -----------------------------------------------------------------
@@ -288,12 +302,8 @@ class SummaryTab(Panel):
         if stats.count == 0:
             self.stats.setText("Select cells to see their sum and average.")
         else:
-            def num(v):
-                return "" if v is None else f"{v.quantize(Decimal('0.0001')).normalize():,f}"
-            self.stats.setText(
-                f"Sum: {num(stats.sum)}   Average: {num(stats.average)}   Count: {stats.count}   "
-                f"Numerical Count: {stats.numerical_count}   Min: {num(stats.min)}   Max: {num(stats.max)}"
-            )
+            parts = footer_parts(self.model.table, ranges, stats)
+            self.stats.setText("   ".join(f"{label}: {text}" for label, text in parts))
         self._update_ratios(ranges)
         return stats
 
@@ -347,11 +357,11 @@ class SummaryTab(Panel):
         path = dialogs.save_file(self, "Export summary", default, "Excel workbook (*.xlsx);;CSV (*.csv)")
         if not path:
             return None
-        currency = self.model.currency
+        currency, period = self.model.currency, self.model.period
         title = f"{self.customer_name} {self.period.currentText()}"
 
         def work(job: Job) -> str:
-            summary.export_summary(job.actor, rows, path, currency=currency, title=title,
+            summary.export_summary(job.actor, rows, path, currency=currency, title=title, period=period,
                                    progress=job.progress, cancel=job.cancelled)
             return path
 

@@ -110,9 +110,39 @@ def _state(entry_pk: str, action: str, before: str | None, after: str | None, pk
     return None
 
 
+#: the primary key of an entry that changed many rows of one table at once (a data
+#: migration, e.g. 0004): its before/after map each row's key to the columns it changed
+BULK_KEY = "bulk"
+
+
+def _bulk_changes(session: Session, model) -> dict[str, list[tuple[int, dict]]]:
+    """key -> [(entry id, changed columns)] of the table's bulk entries, oldest first."""
+    t = AuditEntry.__table__.c
+    out: dict[str, list[tuple[int, dict]]] = {}
+    for eid, after in session.connection().execute(
+            select(t.id, t.after).where(t.table_name == model.__tablename__, t.primary_key == BULK_KEY)
+            .order_by(t.id)):
+        doc = json.loads(after) if after else None
+        for key, changed in (doc.items() if isinstance(doc, dict) else ()):
+            if isinstance(changed, dict):
+                out.setdefault(str(key), []).append((eid, changed))
+    return out
+
+
+def _with_bulk(found: tuple[str, int, str, dict | None], bulk: dict[str, list[tuple[int, dict]]]):
+    """The latest state of a row, with the bulk entries after it applied (their columns win)."""
+    key, eid, what, after = found
+    for bulk_id, changed in bulk.get(key, ()):
+        if bulk_id > eid and what == "there":
+            eid, after = bulk_id, {**after, **changed}
+    return key, eid, what, after
+
+
 def _latest_states(session: Session, model) -> Iterator[tuple[str, int, str, dict | None]]:
-    """(key, entry id, "there"/"gone", after) per key in text order: the latest state entry."""
+    """(key, entry id, "there"/"gone", after) per key in text order: the latest state entry
+    (with any later bulk entry's changes to the row applied)."""
     pk_name = model.__mapper__.primary_key[0].key
+    bulk = _bulk_changes(session, model)
     t = AuditEntry.__table__.c  # Core columns: rows as tuples, no ORM loading
     before = case((t.action == "DELETE", t.before))  # only a deletion needs it: read less text
     stmt = (select(t.primary_key, t.id, t.action, before, t.after)
@@ -124,7 +154,7 @@ def _latest_states(session: Session, model) -> Iterator[tuple[str, int, str, dic
         for key, eid, action, before, after in reversed(group):
             state = _state(key, action, before, after, pk_name)
             if state is not None:
-                return key, eid, state[0], state[1]
+                return _with_bulk((key, eid, state[0], state[1]), bulk)
         return None
 
     for row in _streamed(session, stmt):

@@ -794,6 +794,23 @@ def mail_password(uow: UnitOfWork, contact: Contact, password: str, smtp=None) -
                              table=Contact.__tablename__, primary_key=contact.id, customer_id=contact.customer_id)
 
 
+def check_password_mail(session: Session, smtp=None) -> None:
+    """Before a password is generated: ValidationError (on the Auto Generate field) saying why
+    it could not be emailed (no mail server, no sender or portal URL, unencrypted SMTP that no
+    administrator allowed); ``smtp``: settings to use instead of the saved ones."""
+    from cxdesk.services import mail  # only when mailing: it loads the keyring
+
+    mail.require_password_mail(session, smtp, field="auto_generate_password")
+
+
+def check_schedulable(db: Database, form: ContactForm, *, new_contact: bool) -> None:
+    """Delay and Save: refuse now what could not be applied when due. A new contact with Auto
+    Generate Password gets its password emailed then, so the mail settings must allow it now."""
+    if new_contact and form.auto_generate_password and not form.password:
+        with db.read_session() as s:
+            check_password_mail(s)
+
+
 def insert(uow: UnitOfWork, customer_id: int, values: dict[str, Any], *, typed_password: str = "",
            smtp=None, message: str | None = None) -> Contact:
     """Add a contact in ``uow``; with auto_generate_password (and no typed password) a
@@ -802,7 +819,10 @@ def insert(uow: UnitOfWork, customer_id: int, values: dict[str, Any], *, typed_p
     if customer is None:
         raise NotFound(f"Customer {customer_id} was deleted meanwhile; choose another company.")
     check_email_free(uow.session, values["email"], values["email_key"])
-    generated = passwords.generate_password() if values["auto_generate_password"] and not typed_password else ""
+    auto = values["auto_generate_password"] and not typed_password
+    if auto:
+        check_password_mail(uow.session, smtp)
+    generated = passwords.generate_password() if auto else ""
     secret = typed_password or generated
     contact = Contact(customer_id=customer_id, **values)
     if secret:
@@ -876,6 +896,7 @@ def change_password(db: Database, actor: Actor, contact_id: int, password: str |
     with unit_of_work(db, actor, comment) as uow:
         c = load_for_update(uow.session, contact_id)
         if password is None:
+            check_password_mail(uow.session, smtp)
             secret = passwords.generate_password()
             mail_password(uow, c, secret, smtp)
             uow.note(c, message=f"Generated and emailed a new portal password for {c.audit_label()}",

@@ -3,9 +3,17 @@
 Host, port, security, user and sender are options (smtp-*); the password lives in the
 OS keyring under the secret name "smtp", never in the database. Every failure is one
 sentence (MailError). Sent mail is audited (action SEND) without its secret content.
+
+A generated portal password is never emailed over an unencrypted connection (security
+"none") unless an administrator allowed it with the option smtp-allow-plaintext-passwords,
+which is only turned on through ``set_plaintext_passwords`` (Settings > Email asks for
+confirmation, ``cxdesk email allow-plaintext-passwords on`` warns); such a send is logged
+as a warning and its SEND entry says it was unencrypted. ``password_mail_status`` says,
+before anything is typed, whether generated passwords can be emailed at all and why not.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import smtplib
@@ -29,6 +37,16 @@ SECURITY = ("none", "starttls", "ssl")
 OPTION_KEYS = ("smtp-host", "smtp-port", "smtp-security", "smtp-user", "smtp-sender")
 CAFILE_ENV = "CXDESK_SMTP_CAFILE"
 _ADDRESS_RE = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")
+#: the option that lets generated passwords go out over SMTP security "none"
+PLAINTEXT_OPTION = "smtp-allow-plaintext-passwords"
+PLAINTEXT_REFUSED = ("Generated passwords are not emailed over an unencrypted connection (SMTP security none); "
+                     "choose STARTTLS or SSL in Settings > Email, or have an administrator allow unencrypted "
+                     "password emails there.")
+PLAINTEXT_WARNING = ("Generated portal passwords will be emailed without encryption (SMTP security none), so anyone "
+                     "on the network path to the mail server can read them; use STARTTLS or SSL whenever the "
+                     "server offers it.")
+
+log = logging.getLogger(__name__)
 
 
 class MailError(UserError):
@@ -105,6 +123,92 @@ def _check_comment(session: Session, actor: Actor, comment: str) -> None:
     if not (comment or "").strip() and not actor.system and options.get(session, "audit-comment") == "on":
         raise ValidationError("A reason is required for every change (Audit Comment is on); "
                               "type one and send again.", field="comment")
+
+
+# -- generated passwords: may they be emailed, and over what ---------------------------
+
+
+def plaintext_allowed(session: Session) -> bool:
+    """Has an administrator allowed generated passwords over SMTP security "none"?"""
+    return options.get(session, PLAINTEXT_OPTION) == "on"
+
+
+def guard_plaintext_option(_session: Session, key: str, _old: str, new: str) -> None:
+    """options.set_value's guard: the allowance is turned on only through
+    ``set_plaintext_passwords`` (which the Email page confirms and the CLI warns about);
+    turning it off is always fine."""
+    if new == "on":
+        raise ValidationError("Unencrypted password emails are allowed only on Settings > Email or with "
+                              "`cxdesk email allow-plaintext-passwords on`, which say what that risks; "
+                              "nothing was changed.", field=key)
+
+
+def set_plaintext_passwords(db: Database, actor: Actor, allow: bool, comment: str = "") -> bool:
+    """Allow (or stop) emailing generated passwords over SMTP security "none"; admins only,
+    audited. Returns whether the stored value changed."""
+    actor.require("edit_settings")
+    new = "on" if allow else "off"
+    with unit_of_work(db, actor, comment) as uow:
+        row = uow.session.get(Option, PLAINTEXT_OPTION)
+        old = row.value if row is not None and row.value else options.definition(PLAINTEXT_OPTION).default
+        if old == new:
+            return False
+        message = ("Allowed emailing generated portal passwords without encryption (SMTP security none)" if allow
+                   else "Stopped emailing generated portal passwords without encryption")
+        if row is None:
+            uow.add(Option(key=PLAINTEXT_OPTION, value=new), message=message)
+        else:
+            row.value = new
+            uow.note(row, message=message)
+    if allow:
+        log.info("%s allowed emailing generated passwords over unencrypted SMTP", actor.login)
+    return True
+
+
+@dataclass(frozen=True)
+class PasswordMail:
+    """Whether generated passwords can be emailed now: ``problem`` says why not (one
+    sentence, ``field`` the setting to fix); ``warning`` is set when they go out unencrypted
+    because an administrator allowed it."""
+
+    problem: str | None = None
+    field: str | None = None
+    warning: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.problem is None
+
+
+def password_mail_status(session: Session, settings: SmtpSettings | None = None) -> PasswordMail:
+    """Can a generated password be emailed with ``settings`` (default: the saved ones)?
+    Reads options only (never the keyring), so a form can ask before anything is typed."""
+    s = settings or SmtpSettings.load(session, password="")
+    instead = "or type a password instead of generating one"
+    if not s.host:
+        return PasswordMail("No mail server is set, so a generated password cannot be emailed; an administrator "
+                            f"fills in Settings > Email, {instead}.", "smtp-host")
+    if not s.sender:
+        return PasswordMail("No sender address is set in Settings > Email, so a generated password cannot be "
+                            f"emailed; an administrator fills it in, {instead}.", "smtp-sender")
+    if not options.get(session, "portal-url"):
+        return PasswordMail("No Customer Portal URL is set in Settings > Options, so a password email could not "
+                            f"say where to sign in; an administrator sets it, {instead}.", "portal-url")
+    if s.security == "none":
+        if not plaintext_allowed(session):
+            return PasswordMail(PLAINTEXT_REFUSED, "smtp-security")
+        return PasswordMail(warning=PLAINTEXT_WARNING)
+    return PasswordMail()
+
+
+def require_password_mail(session: Session, settings: SmtpSettings | None = None, *,
+                          field: str | None = None) -> PasswordMail:
+    """``password_mail_status``, raising ValidationError (naming ``field``, default the
+    setting to fix) when a generated password cannot be emailed."""
+    status = password_mail_status(session, settings)
+    if not status.ready:
+        raise ValidationError(status.problem, field=field or status.field)
+    return status
 
 
 def _tls_context(cafile: str | None) -> ssl.SSLContext:
@@ -256,17 +360,28 @@ def send_password_email(uow: UnitOfWork, settings: SmtpSettings, to: str, login:
 
     The caller sets the new hash in the same unit of work; if sending fails, MailError
     propagates and the unit of work rolls the change back, so nothing is half done.
-    The SEND entry names the recipient and login, never the password.
+    The SEND entry names the recipient and login, never the password. Over SMTP security
+    "none" it is refused (MailError) unless an administrator allowed it; then it is sent,
+    logged as a warning, and the entry says it went out unencrypted.
     """
     _check_comment(uow.session, uow.actor, uow.comment)
     portal_url = options.get(uow.session, "portal-url")
     if not portal_url:
         raise ValidationError("Set the Customer Portal URL in Settings > Options before emailing passwords.",
                               field="portal-url")
+    plain = settings.security == "none"
+    if plain and not plaintext_allowed(uow.session):
+        raise MailError(PLAINTEXT_REFUSED, field="smtp-security")
     subject, body = password_message(portal_url, login, password)
     send(settings, to, subject, body, timeout=timeout, cafile=cafile)
-    uow.record("SEND", table, primary_key, f"Emailed the new portal password for {login} to {to}",
-               after={"to": to, "login": login, "subject": subject}, customer_id=customer_id)
+    message = f"Emailed the new portal password for {login} to {to}"
+    if plain:
+        log.warning("emailed a generated password to %s over unencrypted SMTP (%s), as allowed by %s",
+                    to, settings.where, PLAINTEXT_OPTION)
+        message += " without encryption (allowed by an administrator)"
+    uow.record("SEND", table, primary_key, message,
+               after={"to": to, "login": login, "subject": subject, "security": settings.security},
+               customer_id=customer_id)
 
 
 def send_test_email(db: Database, actor: Actor, to: str, settings: SmtpSettings | None = None,

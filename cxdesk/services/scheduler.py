@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from cxdesk.db import Database
 from cxdesk.errors import ConflictError, DatabaseUnavailable, NotFound, UserError, ValidationError
 from cxdesk.models import Contact, Customer, Operator, ScheduledChange, utcnow
-from cxdesk.services import contacts, options
+from cxdesk.services import contacts
 from cxdesk.services.actor import Actor, workstation_ip
 from cxdesk.services.customers import check_version, when
 from cxdesk.services.uow import unit_of_work
@@ -109,9 +109,8 @@ def schedule_contact_change(db: Database, actor: Actor, form: contacts.ContactFo
                 raise NotFound(f"Customer {customer_id} was deleted meanwhile; choose another company.")
             contacts.check_email_free(s, values["email"], values["email_key"])
             contacts.screen_notes(values, confirm_warnings)
-            if values["auto_generate_password"] and not options.get(s, "portal-url"):
-                raise ValidationError("Set the Customer Portal URL in Settings > Options before emailing passwords.",
-                                      field="portal-url")
+            if values["auto_generate_password"]:  # emailed when applied: refuse now what could not be
+                contacts.check_password_mail(s)
             kind, target, version = CREATE, None, None
             summary = f"New contact {values['name']} <{values['email']}> of {customer.name}"
         else:

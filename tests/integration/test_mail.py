@@ -185,7 +185,14 @@ def contact_hash(db, contact_id):
         return s.get(Contact, contact_id).password_hash
 
 
-def test_password_email_is_sent_and_audited_without_the_password(sqlite_db, admin, staff, contact, smtp_server):
+@pytest.fixture
+def plain_allowed(sqlite_db, admin):
+    """The test servers below speak plain SMTP: an administrator allows passwords over it."""
+    mail.set_plaintext_passwords(sqlite_db, admin, True)
+
+
+def test_password_email_is_sent_and_audited_without_the_password(sqlite_db, admin, staff, contact, smtp_server,
+                                                                   plain_allowed):
     server = smtp_server("ok")
     options.set_value(sqlite_db, admin, "portal-url", "https://portal.carrier.example")
     new = passwords.generate_password()
@@ -198,14 +205,15 @@ def test_password_email_is_sent_and_audited_without_the_password(sqlite_db, admi
     entries = audit(sqlite_db)
     send = [e for e in entries if e.action == "SEND"][0]
     assert (send.actor, send.table_name, send.primary_key) == ("sam", "contacts", str(contact))
-    assert json.loads(send.after) == {"to": TO, "login": TO, "subject": "Your customer portal password"}
+    assert json.loads(send.after) == {"to": TO, "login": TO, "subject": "Your customer portal password",
+                                      "security": "none"}
     for e in entries:
         assert new not in json.dumps([e.message, e.before, e.after, e.comment])
 
 
 @pytest.mark.parametrize("failure", ["refuse", "down", "hang", "auth"])
 def test_failed_send_leaves_the_password_unchanged(sqlite_db, admin, staff, contact, smtp_server,
-                                                   down_address, failure):
+                                                   down_address, failure, plain_allowed):
     options.set_value(sqlite_db, admin, "portal-url", "https://portal.carrier.example")
     if failure == "down":
         settings = SmtpSettings(*down_address, "none", sender=SENDER)
@@ -232,7 +240,8 @@ def test_password_email_needs_the_portal_url(sqlite_db, staff, contact, smtp_ser
     assert contact_hash(sqlite_db, contact) == old_hash and server.messages == []
 
 
-def test_missing_audit_comment_is_refused_before_anything_is_sent(sqlite_db, admin, staff, contact, smtp_server):
+def test_missing_audit_comment_is_refused_before_anything_is_sent(sqlite_db, admin, staff, contact, smtp_server,
+                                                                  plain_allowed):
     server = smtp_server("ok")
     options.set_value(sqlite_db, admin, "portal-url", "https://portal.carrier.example")
     options.set_value(sqlite_db, admin, "audit-comment", "on", comment="policy")
@@ -317,3 +326,108 @@ def test_cli_email_test(sqlite_db, admin, smtp_server, secret_service, run_cli):
     finally:
         secrets.delete_secret("smtp")
     assert audit(sqlite_db)[-1].actor.startswith("cli:")
+
+
+# -- generated passwords and unencrypted SMTP -------------------------------------
+
+
+def test_a_password_over_plain_smtp_is_refused_until_an_admin_allows_it(sqlite_db, admin, staff, contact,
+                                                                         smtp_server, caplog):
+    server = smtp_server("ok")
+    options.set_value(sqlite_db, admin, "portal-url", "https://portal.carrier.example")
+    old_hash, entries = contact_hash(sqlite_db, contact), len(audit(sqlite_db))
+    with pytest.raises(MailError) as err:
+        change_contact_password(sqlite_db, staff, contact, settings_for(server), passwords.generate_password())
+    assert str(err.value) == mail.PLAINTEXT_REFUSED and err.value.field == "smtp-security"
+    assert str(err.value).count(". ") == 0 and "choose STARTTLS or SSL in Settings > Email" in str(err.value)
+    assert server.messages == [] and contact_hash(sqlite_db, contact) == old_hash
+    assert len(audit(sqlite_db)) == entries
+    # only an administrator allows it, and not through the plain option setter (no warning there)
+    with pytest.raises(PermissionDenied):
+        mail.set_plaintext_passwords(sqlite_db, staff, True)
+    with pytest.raises(ValidationError, match="allowed only on Settings > Email or with `cxdesk email"):
+        options.set_value(sqlite_db, admin, mail.PLAINTEXT_OPTION, "on")
+    assert len(audit(sqlite_db)) == entries
+    assert mail.set_plaintext_passwords(sqlite_db, admin, True, comment="old relay, no TLS") is True
+    allowed = audit(sqlite_db)[-1]
+    assert (allowed.actor, allowed.table_name, allowed.primary_key, allowed.comment) == (
+        "alice", "options", mail.PLAINTEXT_OPTION, "old relay, no TLS")
+    assert allowed.message == "Allowed emailing generated portal passwords without encryption (SMTP security none)"
+    assert json.loads(allowed.after)["value"] == "on"
+    assert mail.set_plaintext_passwords(sqlite_db, admin, True) is False  # already on: no second entry
+    with caplog.at_level("WARNING", logger="cxdesk.services.mail"):
+        change_contact_password(sqlite_db, staff, contact, settings_for(server), passwords.generate_password())
+    server.wait_for_messages(1)
+    send = audit(sqlite_db)[-1]
+    assert send.action == "SEND" and send.message.endswith(" without encryption (allowed by an administrator)")
+    assert json.loads(send.after)["security"] == "none"
+    assert any("over unencrypted SMTP" in r.getMessage() for r in caplog.records)
+    # turning it off needs no ceremony, also through the option setter
+    options.set_value(sqlite_db, admin, mail.PLAINTEXT_OPTION, "off")
+    with pytest.raises(MailError, match="not emailed over an unencrypted connection"):
+        change_contact_password(sqlite_db, staff, contact, settings_for(server), passwords.generate_password())
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_a_password_goes_out_over_tls_without_any_allowance(sqlite_db, admin, staff, contact, smtp_server, mode):
+    server = smtp_server(mode)
+    options.set_value(sqlite_db, admin, "portal-url", "https://portal.carrier.example")
+    new = passwords.generate_password()
+    with unit_of_work(sqlite_db, staff) as uow:
+        c = uow.session.get(Contact, contact)
+        c.password_hash = passwords.hash_password(new)
+        mail.send_password_email(uow, settings_for(server), c.email, c.email_key, new, table="contacts",
+                                 primary_key=c.id, cafile=server.ca_pem_path, timeout=5)
+    [msg] = server.wait_for_messages(1)
+    assert f"Password: {new}" in msg.get_content()
+    send = audit(sqlite_db)[-1]
+    assert send.message == f"Emailed the new portal password for {TO} to {TO}"
+    assert json.loads(send.after)["security"] == mode
+
+
+def test_password_mail_status_says_why_before_anything_is_typed(sqlite_db, admin):
+    def status():
+        with sqlite_db.read_session() as s:
+            return mail.password_mail_status(s)
+
+    first = status()
+    assert not first.ready and first.field == "smtp-host"
+    assert first.problem.startswith("No mail server is set, so a generated password cannot be emailed")
+    options.set_value(sqlite_db, admin, "smtp-host", "relay.carrier.example")
+    assert status().field == "smtp-sender"
+    options.set_value(sqlite_db, admin, "smtp-sender", SENDER)
+    assert status().field == "portal-url"
+    options.set_value(sqlite_db, admin, "portal-url", "https://portal.carrier.example")
+    assert status() == mail.PasswordMail()  # STARTTLS by default: ready, no warning
+    options.set_value(sqlite_db, admin, "smtp-security", "none")
+    assert status() == mail.PasswordMail(mail.PLAINTEXT_REFUSED, "smtp-security")
+    mail.set_plaintext_passwords(sqlite_db, admin, True)
+    assert status() == mail.PasswordMail(warning=mail.PLAINTEXT_WARNING) and status().ready
+
+
+def test_cli_status_and_the_plaintext_allowance(sqlite_db, admin, run_cli):
+    url = sqlite_db.url.render_as_string(hide_password=False)
+    done = run_cli("email", "status", db_url=url)
+    assert done.returncode == 0, done.stderr
+    assert "mail server: not set" in done.stdout
+    assert "generated passwords: unavailable. No mail server is set, so a generated password cannot be emailed" \
+        in done.stdout
+    bad = run_cli("options", "set", mail.PLAINTEXT_OPTION, "on", db_url=url)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "allowed only on Settings > Email" in bad.stderr
+    done = run_cli("email", "allow-plaintext-passwords", "on", db_url=url)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == f"cxdesk: warning: {mail.PLAINTEXT_WARNING}\n"
+    assert done.stdout == f"{mail.PLAINTEXT_OPTION} = on\n"
+    entry = audit(sqlite_db)[-1]
+    assert entry.actor.startswith("cli:") and entry.primary_key == mail.PLAINTEXT_OPTION
+    for key, value in (("smtp-host", "relay.carrier.example"), ("smtp-sender", SENDER),
+                       ("portal-url", "https://portal.carrier.example"), ("smtp-security", "none")):
+        options.set_value(sqlite_db, admin, key, value)
+    done = run_cli("email", "status", db_url=url)
+    assert "mail server: relay.carrier.example:587 (none)" in done.stdout
+    assert "generated passwords: emailed WITHOUT encryption" in done.stdout
+    assert f"cxdesk: warning: {mail.PLAINTEXT_WARNING}" in done.stderr
+    done = run_cli("email", "allow-plaintext-passwords", "off", db_url=url)
+    assert done.returncode == 0 and done.stderr == "" and done.stdout == f"{mail.PLAINTEXT_OPTION} = off\n"
+    assert "unavailable. Generated passwords are not emailed over an unencrypted connection" in run_cli(
+        "email", "status", db_url=url).stdout

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from cxdesk.models import AuditEntry, Contact, ScheduledChange
 from cxdesk.services import contacts as contact_svc
-from cxdesk.services import options, scheduler
+from cxdesk.services import mail, options, scheduler
 from cxdesk.ui.contacts.contact_dialog import ContactDialog
 from cxdesk.ui.contacts.global_contacts import GlobalContactsWindow
 from cxdesk.ui.contacts.panel import ContactsPanel
@@ -286,7 +286,9 @@ def test_auto_generated_password_is_emailed(panel, qtbot, ctx, smtp_server, sqli
     for key, value in {"smtp-host": server.host, "smtp-port": str(server.port), "smtp-security": "none",
                        "smtp-sender": "noc@carrier.example", "portal-url": "https://portal.example.com"}.items():
         options.set_value(sqlite_db, ctx.actor, key, value)
+    mail.set_plaintext_passwords(sqlite_db, ctx.actor, True)  # the test server speaks plain SMTP
     dialog = open_add(panel, qtbot)
+    assert dialog.auto_password.isEnabled() and dialog.mail_hint.text() == mail.PLAINTEXT_WARNING
     fill(dialog, qtbot, auto=True, email="gen@acme.example")
     qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
     assert closed(dialog), dialog.error.text()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from cxdesk.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from cxdesk.models import AuditEntry, Contact, Customer, utcnow
 from cxdesk.models.customer import contact_search_text
-from cxdesk.services import contacts, options, passwords
+from cxdesk.services import contacts, mail, options, passwords
 from cxdesk.services.actor import Actor
 from cxdesk.services.contacts import ContactForm, NeedsConfirmation
 from cxdesk.services.mail import MailError
@@ -47,9 +47,11 @@ def stored_hash(db, contact_id):
 
 
 def configure_mail(db, admin, server, portal="https://portal.carrier.example"):
+    """The test server speaks plain SMTP: an administrator allows passwords over it."""
     for key, value in (("smtp-host", server.host), ("smtp-port", str(server.port)), ("smtp-security", "none"),
                        ("smtp-sender", "noc@carrier.example"), ("portal-url", portal)):
         options.set_value(db, admin, key, value)
+    mail.set_plaintext_passwords(db, admin, True)
 
 
 def mailed_password(message) -> str:
@@ -343,6 +345,33 @@ def test_change_password_changes_nothing_when_the_email_fails(db, admin, staff, 
         contacts.change_password(db, staff, rec.id)
     assert snapshot(db) == before
     assert passwords.verify_password(PASSWORD, stored_hash(db, rec.id))
+
+
+@pytest.mark.parametrize("setup,field,words", [
+    ({}, "auto_generate_password", "No mail server is set, so a generated password cannot be emailed"),
+    ({"smtp-host": "relay.example"}, "auto_generate_password", "No sender address is set in Settings > Email"),
+    ({"smtp-host": "relay.example", "smtp-sender": "noc@carrier.example", "smtp-security": "none",
+      "portal-url": "https://portal.carrier.example"}, "auto_generate_password",
+     "not emailed over an unencrypted connection"),
+])
+def test_a_password_that_could_not_be_emailed_is_refused_before_anything_happens(
+        db, admin, staff, make_customer, setup, field, words):
+    for key, value in setup.items():
+        options.set_value(db, admin, key, value)
+    acme = make_customer(db)
+    rec = contacts.create_contact(db, staff, acme, form(email="typed@acme.example"))
+    before = snapshot(db)
+    new = form(auto_generate_password=True, password="")
+    for attempt in (lambda: contacts.create_contact(db, staff, acme, new),
+                    lambda: contacts.change_password(db, staff, rec.id),
+                    lambda: contacts.check_schedulable(db, new, new_contact=True)):
+        with pytest.raises(ValidationError) as err:
+            attempt()
+        assert words in str(err.value) and err.value.field == field
+    assert snapshot(db) == before
+    # an edit sends no email, and a typed password needs none
+    contacts.check_schedulable(db, new, new_contact=False)
+    contacts.check_schedulable(db, form(email="other@acme.example"), new_contact=True)
 
 
 def test_change_password_by_hand_is_policy_checked(db, staff, make_customer):

@@ -4,6 +4,11 @@ Both dialogs are deleted when closed. They read and write through ``ctx.ops``: t
 contact and the company list load off the GUI thread (the fields stay disabled until
 then), saves run on the writer, and the views follow by the change set the commit
 publishes. A dialog closed while its work runs gets no callback.
+
+Whether a generated password can be emailed (a mail server, sender and portal URL set;
+STARTTLS/SSL, or unencrypted SMTP an administrator allowed) is asked as the dialog opens;
+Auto Generate stays disabled until the answer is there. When it cannot, Auto Generate is
+unticked and stays disabled, and its tooltip and a visible hint say why.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ from cxdesk.errors import ConflictError, UserError
 from cxdesk.models import CONTACT_TYPES
 from cxdesk.services import contacts as svc
 from cxdesk.services import customers as customer_svc
-from cxdesk.services import scheduler
+from cxdesk.services import mail, scheduler
 from cxdesk.ui.kit import dialogs
 from cxdesk.ui.kit.forms import FormErrorLabel, after_conflict, typed_password
 
@@ -43,6 +48,29 @@ AUTO_PASSWORD_NAME = "Auto Generate and Email Password"  # read out by screen re
 #: room for the title bar's icon and buttons next to a dialog's title
 TITLE_BAR_EXTRA = 120
 TITLE_WIDTH_MAX = 640
+AUTO_PASSWORD_TIP = "A password is generated and emailed to the contact"
+
+
+def _mail_hint() -> QLabel:
+    hint = QLabel()
+    hint.setWordWrap(True)
+    hint.setAccessibleName("Password email")
+    hint.hide()
+    return hint
+
+
+def show_mail_status(status: mail.PasswordMail, box: QCheckBox, hint: QLabel) -> None:
+    """Auto Generate unavailable (unticked, disabled, the reason as tooltip and hint) or
+    available (with the administrator's unencrypted-mail warning, if any, in the hint)."""
+    box.setEnabled(status.ready)
+    if not status.ready:
+        box.setChecked(False)
+        box.setToolTip(f"Unavailable: {status.problem}")
+    else:
+        box.setToolTip(AUTO_PASSWORD_TIP + (f". {status.warning}" if status.warning else ""))
+    text = status.problem or status.warning or ""
+    hint.setText(f"Auto Generate is unavailable: {text}" if status.problem else text)
+    hint.setVisible(bool(text))
 
 
 class ContactDialog(QDialog):
@@ -76,8 +104,14 @@ class ContactDialog(QDialog):
         self.contact_type.setEditable(True)
         self.contact_type.addItems(list(CONTACT_TYPES))
         self.auto_password = QCheckBox(AUTO_PASSWORD)
-        self.auto_password.setToolTip("A password is generated and emailed to the contact")
+        self.auto_password.setToolTip(AUTO_PASSWORD_TIP)
         self.auto_password.setChecked(True)
+        self.mail_hint = _mail_hint()
+        #: why a generated password cannot be emailed now (None: it can), and the edited
+        #: contact's stored Auto Generate (kept on an edit while the box is disabled)
+        self.mail_status: mail.PasswordMail | None = None
+        self.mail_problem: str | None = None
+        self._stored_auto = True
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("at least 10 characters, not the email")
@@ -112,6 +146,8 @@ class ContactDialog(QDialog):
             if key == "customer_id" and customer_id is not None:
                 continue
             form.addRow(f"{labels[key]}:" if not isinstance(w, QCheckBox) else "", w)
+            if key == "auto_generate_password":
+                form.addRow("", self.mail_hint)
         self.error = FormErrorLabel(self)
         self.info = QLabel()
         self.info.setWordWrap(True)
@@ -165,8 +201,13 @@ class ContactDialog(QDialog):
 
     # -- loading ---------------------------------------------------------------------
     def _load(self) -> None:
-        """The contact (editing) and the company list (no customer given), off the GUI thread."""
+        """The contact (editing), the company list (no customer given) and whether a generated
+        password can be emailed, off the GUI thread."""
         customer_id, contact_id = self.customer_id, self.contact_id
+        self.auto_password.setEnabled(False)
+        self.auto_password.setToolTip("Checking whether a password can be emailed...")
+        self.ctx.ops.query(self, mail.password_mail_status, success=self._mail_status,
+                           failure=self._mail_unknown, key="mail")
         if customer_id is not None and contact_id is None:
             self._loaded((None, None))
             return
@@ -178,6 +219,14 @@ class ContactDialog(QDialog):
         self.info.setText("Loading...")
         self._update_enabled()
         self.ctx.ops.query(self, load, success=self._loaded, failure=self._load_failed, key="load")
+
+    def _mail_unknown(self, exc: UserError) -> None:
+        self._mail_status(mail.PasswordMail(str(exc)))
+
+    def _mail_status(self, status: mail.PasswordMail) -> None:
+        self.mail_status = status
+        self.mail_problem = status.problem
+        show_mail_status(status, self.auto_password, self.mail_hint)
 
     def _loaded(self, data: tuple[list[tuple[int, str]] | None, svc.ContactRecord | None]) -> None:
         companies, record = data
@@ -205,7 +254,8 @@ class ContactDialog(QDialog):
         self.phone.setText(rec.phone)
         self.mobile.setText(rec.mobile)
         self.contact_type.setCurrentText(rec.contact_type)
-        self.auto_password.setChecked(rec.auto_generate_password)
+        self.auto_password.setChecked(rec.auto_generate_password and not self.mail_problem)
+        self._stored_auto = rec.auto_generate_password
         self.public_notes.setPlainText(rec.public_notes)
         self.private_notes.setPlainText(rec.private_notes)
         self.mobile_verified.setChecked(rec.mobile_verified)
@@ -230,10 +280,17 @@ class ContactDialog(QDialog):
         if self.delay_row.isVisible():
             self.delay_at.setFocus()
 
+    def _auto_value(self) -> bool:
+        """Auto Generate as saved: the box, except on an edit while password email is
+        unavailable, which keeps the stored choice unless a password is typed."""
+        if self.mail_problem and self.contact_id is not None and not self.password.text():
+            return self._stored_auto
+        return self.auto_password.isChecked()
+
     def form(self) -> svc.ContactForm:
         return svc.ContactForm(
             name=self.name.text(), email=self.email.text(), phone=self.phone.text(), mobile=self.mobile.text(),
-            contact_type=self.contact_type.currentText(), auto_generate_password=self.auto_password.isChecked(),
+            contact_type=self.contact_type.currentText(), auto_generate_password=self._auto_value(),
             password=self.password.text(), public_notes=self.public_notes.toPlainText(),
             private_notes=self.private_notes.toPlainText(), mobile_verified=self.mobile_verified.isChecked(),
             email_verified=self.email_verified.isChecked(), ip_whitelist=self.ip_whitelist.toPlainText(),
@@ -246,7 +303,7 @@ class ContactDialog(QDialog):
             w.clear()
         self.mobile_verified.setChecked(False)
         self.email_verified.setChecked(False)
-        self.auto_password.setChecked(True)
+        self.auto_password.setChecked(self.mail_problem is None)
         self.contact_type.setCurrentText("General")
         self.name.setFocus()
 
@@ -273,8 +330,13 @@ class ContactDialog(QDialog):
             due = due.replace(tzinfo=dt.timezone.utc) if due.tzinfo is None else due.astimezone(dt.timezone.utc)
             target: dict[str, Any] = ({"customer_id": customer_id} if contact_id is None
                                       else {"contact_id": contact_id, "expected_version": version})
-            return lambda job, comment: scheduler.schedule_contact_change(
-                job.db, job.actor, form, due, confirm_warnings=confirm_warnings, comment=comment, **target)
+
+            def schedule(job, comment):
+                # refuse now what could not be applied when due (the password email)
+                svc.check_schedulable(job.db, form, new_contact=contact_id is None)
+                return scheduler.schedule_contact_change(
+                    job.db, job.actor, form, due, confirm_warnings=confirm_warnings, comment=comment, **target)
+            return schedule
         if contact_id is None:
             return lambda job, comment: svc.create_contact(
                 job.db, job.actor, customer_id, form, confirm_warnings=confirm_warnings, comment=comment)
@@ -353,6 +415,8 @@ class ChangePasswordDialog(QDialog):
         self.auto = QCheckBox(AUTO_PASSWORD)
         self.auto.setChecked(True)
         self.auto.setAccessibleName(AUTO_PASSWORD_NAME)
+        self.auto.setToolTip(AUTO_PASSWORD_TIP)
+        self.mail_hint = _mail_hint()
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setAccessibleName("New password")
@@ -361,6 +425,7 @@ class ChangePasswordDialog(QDialog):
         self.again.setAccessibleName("New password again")
         form = QFormLayout()
         form.addRow(self.auto)
+        form.addRow(self.mail_hint)
         form.addRow("New password:", self.password)
         form.addRow("Again:", self.again)
         self.error = FormErrorLabel(self)
@@ -377,6 +442,13 @@ class ChangePasswordDialog(QDialog):
                             TITLE_WIDTH_MAX))
         self.auto.toggled.connect(self._sync)
         self._sync()
+        self.auto.setEnabled(False)  # until it is known whether a password can be emailed
+        self.auto.setToolTip("Checking whether a password can be emailed...")
+        ctx.ops.query(self, mail.password_mail_status, success=self._mail_status,
+                      failure=lambda exc: self._mail_status(mail.PasswordMail(str(exc))), key="mail")
+
+    def _mail_status(self, status: mail.PasswordMail) -> None:
+        show_mail_status(status, self.auto, self.mail_hint)
 
     def _sync(self) -> None:
         manual = not self.auto.isChecked()

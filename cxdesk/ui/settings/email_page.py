@@ -3,12 +3,16 @@
 Everything runs through ``ctx.ops``: the options and the keyring state are read by a
 worker, Save and Send test email are audited writes (the reason is asked for when Audit
 Comment is on). A refused save or a failed test keeps what was typed.
+
+"Allow unencrypted password emails" (admins) is applied at once, as its own audited write,
+after a confirmation that says what it risks; unticking it needs no confirmation.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QHBoxLayout,
@@ -22,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from cxdesk.errors import UserError
 from cxdesk.services import mail, secrets
+from cxdesk.ui.kit import dialogs
 from cxdesk.ui.kit.context import AppContext
 from cxdesk.ui.kit.ops import Job
 from cxdesk.ui.operators.sign_in import keyring_problem
@@ -32,13 +37,15 @@ class _Loaded:
     settings: mail.SmtpSettings
     keyring_problem: str | None
     password_stored: bool
+    plaintext_allowed: bool
 
 
 def _read(session) -> _Loaded:
     """In the worker: the saved settings, and whether the keyring works and has the password."""
     settings = mail.SmtpSettings.load(session, password="")  # the keyring is asked below
     problem = keyring_problem()
-    return _Loaded(settings, problem, not problem and bool(secrets.lookup_quietly(mail.SECRET_NAME)))
+    return _Loaded(settings, problem, not problem and bool(secrets.lookup_quietly(mail.SECRET_NAME)),
+                   mail.plaintext_allowed(session))
 
 
 def _line_edit(name: str, password: bool = False) -> QLineEdit:
@@ -69,6 +76,9 @@ class EmailSettingsPage(QWidget):
         self.password_edit = _line_edit("SMTP password", password=True)
         self.sender_edit = _line_edit("Sender address")
         self.test_to_edit = _line_edit("Test recipient")
+        self.plaintext_box = QCheckBox("Allow emailing generated passwords without encr&yption (security None)")
+        self.plaintext_box.setAccessibleName("Allow unencrypted password emails")
+        self.plaintext_box.setToolTip(mail.PLAINTEXT_WARNING)
         self.save_button = QPushButton("&Save")
         self.save_button.setAccessibleName("Save email settings")
         self.test_button = QPushButton("Send &test email")
@@ -85,6 +95,7 @@ class EmailSettingsPage(QWidget):
         form.addRow("Pass&word:", self.password_edit)
         form.addRow("Se&nder address:", self.sender_edit)
         form.addRow("Test &recipient:", self.test_to_edit)
+        form.addRow(self.plaintext_box)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.test_button)
@@ -97,8 +108,9 @@ class EmailSettingsPage(QWidget):
 
         self.save_button.clicked.connect(lambda: self.save())
         self.test_button.clicked.connect(lambda: self.send_test())
+        self.plaintext_box.clicked.connect(self._plaintext_clicked)
         self._edits = (self.host_edit, self.port_spin, self.security_combo, self.user_edit, self.password_edit,
-                       self.sender_edit, self.test_to_edit)
+                       self.sender_edit, self.test_to_edit, self.plaintext_box)
         self._sync_enabled()
         self.load()
 
@@ -133,6 +145,7 @@ class EmailSettingsPage(QWidget):
             self.password_edit.setPlaceholderText("stored in the system keyring; type to replace"
                                                   if loaded.password_stored else "not stored yet")
             self.password_edit.setToolTip("Kept in the system keyring, never in the database.")
+        self.plaintext_box.setChecked(loaded.plaintext_allowed)
         self.loaded = True
         self._sync_enabled()
 
@@ -163,6 +176,22 @@ class EmailSettingsPage(QWidget):
     def _saved(self, _result) -> None:
         self._report("The email settings were saved.")
         self.load()
+
+    def _plaintext_clicked(self, allow: bool) -> None:
+        """Ticked: confirm first (unticked again if not confirmed); either way an audited write."""
+        if allow and not dialogs.confirm(self, "Allow unencrypted password emails?",
+                                         f"{mail.PLAINTEXT_WARNING} Allow it anyway?", "Allow unencrypted"):
+            self.plaintext_box.setChecked(False)
+            return
+        self._sync_enabled(busy=True)
+        self.ctx.ops.write(
+            self, lambda job, comment: mail.set_plaintext_passwords(job.db, job.actor, allow, comment=comment),
+            success=lambda _changed: self._report(
+                "Generated passwords may now be emailed without encryption." if allow
+                else "Generated passwords are emailed only over STARTTLS or SSL."),
+            failure=lambda exc: (self.plaintext_box.setChecked(not allow), self._failed(exc)),
+            always=self._sync_enabled, what="the unencrypted password email setting",
+            title="Saving the email settings")
 
     def send_test(self) -> None:
         """A write (its SEND entry), so the Audit Comment policy applies before anything is sent."""

@@ -17,6 +17,8 @@ def register(sub) -> None:
     p.add_argument("--skip-bad", action="store_true", help="import the good rows even if some are malformed")
     p.add_argument("--create-customers", action="store_true",
                    help='create a placeholder customer "Customer <id>" for an unknown customer_id')
+    p.add_argument("--earliest", metavar="DATE", help="refuse calls before this UTC date (default 2000-01-01)")
+    p.add_argument("--latest", metavar="DATE", help="refuse calls after this UTC date (default tomorrow)")
     p.set_defaults(func=import_cmd)
 
     r = sub.add_parser("rollup", help="add the CDRs imported since the last run to the hourly summary (for cron)")
@@ -45,13 +47,14 @@ def _progress(done: int, total: int) -> None:
 
 
 def import_cmd(args) -> int:
-    from cxdesk.services.cdr_import import BadRowsError, import_cdrs
+    from cxdesk.services.cdr_import import BadRowsError, import_cdrs, parse_window
 
+    window = parse_window(args.earliest, args.latest)  # before the database is opened or created
     with open_db(args, create=True) as db:
         try:
             result = import_cdrs(db, cli_actor(), args.file, skip_bad=args.skip_bad,
-                                 create_customers=args.create_customers, comment=args.comment,
-                                 progress=_progress)
+                                 create_customers=args.create_customers, window=window,
+                                 comment=args.comment, progress=_progress)
         except BadRowsError as exc:
             _print_bad(exc.bad_rows, exc.bad_count)
             raise ValidationError(

@@ -2,6 +2,7 @@
 from cxdesk.models.audit import ACTIONS, GENESIS_HASH, AuditEntry, AuditHead
 from cxdesk.models.base import Base, Exact, UTCDateTime, utcnow
 from cxdesk.models.calls import Cdr, HourlySummary, RollupState
+from cxdesk.models.cdr_staging import cdr_import_rows as cdr_import_rows, cdr_import_runs as cdr_import_runs
 from cxdesk.models.customer import CONTACT_TYPES, INVOICE_SCHEDULES, STATUSES, Contact, Customer
 from cxdesk.models.invoices import PAID_STATUSES, Invoice, InvoiceCounter, InvoiceLine
 from cxdesk.models.numbers import NumberBlock, SipUser

@@ -114,7 +114,8 @@ def main(full: bool) -> None:
                 h = s.get(AuditEntry, last).hash
             seen = audit_witness.Head(last, last, h)
             audit_witness.save(db.display, seen)
-            recent = bare(entry_bytes(db, last))
+            recent_blobs = entry_bytes(db, last)
+            recent = min(bare(recent_blobs) for _ in range(5))  # best of 5, as the check (never the slowest)
 
             def check() -> None:
                 assert audit_witness.check_database(db, record=False).checked == SINCE

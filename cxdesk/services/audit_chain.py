@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from cxdesk import auditproof
@@ -49,8 +49,10 @@ if json.encoder.c_make_encoder is not None:
 else:  # pragma: no cover
     _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _AT = FIELDS.index("created_at")
-_RAW = text(f"SELECT id, prev_hash, hash, {', '.join(f'{chr(34)}{f}{chr(34)}' for f in FIELDS)} "
-            "FROM audit_entries WHERE id > :after ORDER BY id LIMIT :n")
+#: read in batches through the driver's own cursor (no SQLAlchemy rows): reading the entries
+#: costs as much as hashing them. Batches, not one query: psycopg would hold every row at once.
+_RAW = (f"SELECT id, prev_hash, hash, {', '.join(f'{chr(34)}{f}{chr(34)}' for f in FIELDS)} "
+        "FROM audit_entries WHERE id > {0} ORDER BY id LIMIT {0}")
 
 
 def _raw_stamp(value) -> str:
@@ -82,25 +84,37 @@ def walk(session: Session, prev: str, last_id: int = 0, *, batch: int = 5000,
     driver's values as they are (no ORM): stops at the first entry that does not verify."""
     version = auditproof.VERSION
     sha256 = hashlib.sha256
+    encode = _ENCODE
     count = 0
-    while True:
-        rows = session.execute(_RAW, {"after": last_id, "n": batch}).all()
-        if not rows:
-            return Walk(prev, last_id, count)
-        for row in rows:
-            if row[1] != prev:
-                return Walk(prev, last_id, count, row[0], moved=True)
-            values = list(row[3:])
-            values[_AT] = _raw_stamp(values[_AT])
-            if sha256(_ENCODE([version, row[0], prev, *values]).encode("utf-8")).hexdigest() != row[2]:
-                return Walk(prev, last_id, count, row[0])
-            prev, last_id, count = row[2], row[0], count + 1
-        if progress:
-            progress(count)
-        if cancel and cancel():
-            from cxdesk.errors import Cancelled
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        query = _RAW.format(marker)
+        while rows := cursor.execute(query, (last_id, batch)).fetchall():
+            for row in rows:
+                entry_id, entry_prev, entry_hash_ = row[0], row[1], row[2]
+                if entry_prev != prev:
+                    return Walk(prev, last_id, count, entry_id, moved=True)
+                at = row[_AT + 3]
+                if type(at) is str and len(at) == 26 and at[10] == " ":  # SQLite's text: _raw_stamp, inline
+                    at = f"{at[:10]}T{at[11:]}+00:00"
+                else:
+                    at = _raw_stamp(at)
+                parts = [version, entry_id, prev, *row[3:]]
+                parts[_AT + 3] = at
+                if sha256(encode(parts).encode("utf-8")).hexdigest() != entry_hash_:
+                    return Walk(prev, last_id, count, entry_id)
+                prev, last_id, count = entry_hash_, entry_id, count + 1
+            if progress:
+                progress(count)
+            if cancel and cancel():
+                from cxdesk.errors import Cancelled
 
-            raise Cancelled()
+                raise Cancelled()
+        return Walk(prev, last_id, count)
+    finally:
+        cursor.close()
 
 
 def append(session: Session, entries: Iterable[dict]) -> list[int]:

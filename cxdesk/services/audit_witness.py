@@ -93,8 +93,9 @@ def save(database: str, head: Head) -> None:
         raise
 
 
-def check(session: Session, seen: Head | None) -> WitnessCheck:
-    """Does the chain in ``session`` extend ``seen``? Verifies every entry after it."""
+def check(session: Session, seen: Head | None, *, links_only: bool = False) -> WitnessCheck:
+    """Does the chain in ``session`` extend ``seen``? Verifies every entry after it (with
+    ``links_only``, only that each names the one before it: see ``check_database``)."""
     start_hash, start_id, size = GENESIS_HASH, 0, 0
     if seen is not None and seen.size > 0:
         entry = session.get(AuditEntry, seen.last_id)
@@ -108,7 +109,7 @@ def check(session: Session, seen: Head | None) -> WitnessCheck:
                 f"The audit log was rewritten: entry {seen.last_id}, the last of the {seen.size} entries this "
                 "workstation saw, no longer has the hash it had, so it or an entry before it was changed."))
         start_hash, start_id, size = seen.hash, seen.last_id, seen.size
-    done = audit_chain.walk(session, start_hash, start_id, batch=BATCH)
+    done = audit_chain.walk(session, start_hash, start_id, batch=BATCH, links_only=links_only)
     if done.bad_id is not None and done.moved:
         return WitnessCheck(False, (
             f"The audit log was changed after entry {done.last_id}: entry {done.bad_id} does not follow it "
@@ -119,18 +120,25 @@ def check(session: Session, seen: Head | None) -> WitnessCheck:
     head = Head(size + checked, last_id, prev)
     if seen is not None and seen.size > 0:
         text = (f"The audit log extends what this workstation saw ({seen.size} entries); "
-                f"{checked} newer entries verified.")
+                f"{checked} newer entries {'follow it' if links_only else 'verified'}.")
     else:
-        text = f"This workstation had seen no audit entries yet; {checked} entries verified."
+        text = (f"This workstation had seen no audit entries yet; {checked} entries "
+                f"{'follow each other' if links_only else 'verified'}.")
     return WitnessCheck(True, text, head, checked)
 
 
-def check_database(db, *, record: bool = True, first_use: str = "trust") -> WitnessCheck:
+def check_database(db, *, record: bool = True, first_use: str = "trust", links_only: bool = True) -> WitnessCheck:
     """Check the database against this workstation's witness; on success, move it forward.
 
     A workstation that never saw this database (``first_use="trust"``) takes the log's head
     as it finds it, without walking the whole chain (that is ``audit verify``'s job), and
-    checks from then on that the log keeps it; ``first_use="verify"`` walks the chain."""
+    checks from then on that the log keeps it; ``first_use="verify"`` walks the chain.
+
+    The entry the witness names must have the witnessed hash: its hash covers every entry
+    before it, so a cut, an emptied log, or a rewrite and re-hash of anything up to there is
+    found. By default (start-up) the newer entries are only checked to follow one another
+    (``links_only``: a removed or inserted entry is found); whether each one's content still
+    matches its own hash is ``audit verify``'s full walk (``links_only=False``)."""
     seen = load(db.display)
     with db.read_session() as session:
         if db.is_postgres:
@@ -138,7 +146,7 @@ def check_database(db, *, record: bool = True, first_use: str = "trust") -> Witn
         if seen is None and first_use == "trust":
             result = _first_sight(session)
         else:
-            result = check(session, seen)
+            result = check(session, seen, links_only=links_only)
     if result.ok and record and result.head is not None:
         save(db.display, result.head)
     return result

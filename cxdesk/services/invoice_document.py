@@ -7,7 +7,9 @@ here, only stated: amounts in the invoice's step (at most 2 decimals), one VAT b
 prepaid: payments recorded later do not change the document). Parties: a draft states
 Settings > Company and the customer as they are now; an issued invoice and a credit note
 state the parties frozen into them when they were issued. Category O (not subject to VAT)
-states no VAT IDs (BR-O-02..04).
+states no VAT IDs (BR-O-02..04). Category K (intra-community supply) states the buyer's
+country as the deliver-to country (BR-IC-12); its invoicing period (BR-IC-11) is the
+invoice's period, as on every invoice.
 """
 from __future__ import annotations
 
@@ -87,6 +89,7 @@ def _build(session: Session, inv: Invoice, *, type_code: str, number: str, issue
         preceding_number=str(preceding.number) if preceding is not None else "",
         preceding_date=preceding.invoice_date if preceding is not None else None,
         period_start=inv.period_start.date(), period_end=record.last_day, payment=payment,
+        delivery_country=buyer.get("country", "") if category == "K" else "",
         payment_terms=f"Due {inv.due_date.isoformat()}" if type_code == doc.INVOICE else "",
         notes=(note,) if note else ())
 

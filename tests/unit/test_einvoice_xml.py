@@ -136,6 +136,21 @@ def test_customer_data_problems_name_the_field(change, rule, field):
     assert err.message.startswith(f"INV-2026-0004 cannot be exported: {rule}: ") and err.field == field
 
 
+
+@pytest.mark.parametrize(("change", "rule", "field"), [
+    (lambda d: dc.replace(d, delivery_country=""), "BR-IC-12", "customer.country"),
+    (lambda d: dc.replace(d, period_start=None, period_end=None), "BR-IC-11", "invoice"),
+])
+def test_intra_community_supply_needs_deliver_to_country_and_period(change, rule, field):
+    doc = change(SAMPLES["eur-intra"])
+    for syntax in ("cii", "ubl"):
+        assert [p.rule for p in v.validate(doc, syntax)] == [rule]
+        assert [p.rule for p in v.validate(doc, syntax, rules=official())] == [rule]
+    err = refused(doc)
+    assert err.message.startswith(f"INV-2026-0005 cannot be exported: {rule}: an intra-community supply needs ")
+    assert err.field == field
+
+
 def test_a_control_character_in_a_code_is_refused_by_the_rules_not_a_crash():
     doc = dc.replace(SAMPLES["eur-standard"], currency="EU\x01R")
     for syntax, write in WRITERS.items():

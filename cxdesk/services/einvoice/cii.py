@@ -153,9 +153,9 @@ def cii_tree(doc: Document) -> etree._Element:
     _party(agreement, "SellerTradeParty", doc.seller)
     _party(agreement, "BuyerTradeParty", doc.buyer)
     delivery = sub(trade, _r("ApplicableHeaderTradeDelivery"))
-    if any(vat.category == "K" for vat in doc.breakdown):  # BR-IC-12: deliver-to country
+    if doc.delivery_country:  # BT-80
         ship = sub(sub(delivery, _r("ShipToTradeParty")), _r("PostalTradeAddress"))
-        sub(ship, _r("CountryID"), text(doc.buyer.country_code))
+        sub(ship, _r("CountryID"), text(doc.delivery_country))
     _settlement(trade, doc)
     return root
 

@@ -21,6 +21,8 @@ Conventions (the EN 16931 business terms in brackets):
   K intra-community supply, G export outside the EU, O not subject to VAT.  E, AE, K, G
   and O need an exemption reason (code from the VATEX list, e.g. "VATEX-EU-AE", or a text)
   on their ``VatBreakdown``; AE and K need the buyer's VAT ID; O allows no VAT IDs.
+  K also needs the deliver-to country (BT-80, BR-IC-12) and the invoicing period or the
+  actual delivery date (BR-IC-11): cxdesk states the period, which every invoice has.
 * Empty text means "not given"; every text is written through
   ``export_safety.strip_forbidden`` by the writers, so the builder need not clean it.
 """
@@ -133,6 +135,7 @@ class Document:
     preceding_date: dt.date | None = None  # BT-26
     period_start: dt.date | None = None  # BT-73
     period_end: dt.date | None = None  # BT-74
+    delivery_country: str = ""  # BT-80 deliver-to country (BG-15); required for K (BR-IC-12)
     payment: PaymentMeans | None = None  # BG-16
     payment_terms: str = ""  # BT-20
     notes: tuple[str, ...] = field(default=())  # BT-22

@@ -7,9 +7,12 @@ Conformance: the result *declares* PDF/A-3B; its content is what Qt writes for P
 (every font embedded, sRGB output intent, no transparency), which PDF/A-3B allows.
 ``factur-x`` leaves document-info entries without their XMP twin (Qt's /Producer,
 /Keywords, /Trapped), which PDF/A forbids; an incremental update (the bytes before it
-stay as they are) makes the info dictionary match the XMP.  It is not checked here with a
-PDF/A validator (veraPDF is a Java program, not installed); the XML inside is checked
-(XSD and Schematron) before the PDF is made.
+stay as they are) makes the info dictionary match the XMP.  No full PDF/A validator runs
+here (veraPDF is a Java program that neither Debian nor PyPI ships; the PyPI wrappers
+download it at run time); tests/integration/test_einvoice_pdfa.py checks the PDF/A-3B
+rules that can be checked offline (file structure, fonts embedded, output intent, XMP
+identification, the associated file).  The XML inside is checked (XSD and Schematron)
+before the PDF is made.
 """
 from __future__ import annotations
 

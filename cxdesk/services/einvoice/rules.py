@@ -52,6 +52,8 @@ RULES: dict[str, tuple[str, str, str]] = {
     "BR-IC-10": _REASON,
     "BR-G-10": _REASON,
     "BR-O-10": _REASON,
+    "BR-IC-11": ("an intra-community supply needs the invoicing period or the delivery date",
+                 "report this as a program error", "invoice"),
     "BR-IC-12": ("an intra-community supply needs the customer's country", CUSTOMER, "customer.country"),
     "BR-50": ("the seller's bank account (IBAN) is missing", COMPANY, "company.iban"),
     "BR-61": ("the seller's bank account (IBAN) is missing", COMPANY, "company.iban"),

@@ -131,9 +131,9 @@ def ubl_tree(doc: Document) -> etree._Element:
             sub(ref, _b("IssueDate"), iso(doc.preceding_date))
     _party(root, "AccountingSupplierParty", doc.seller)
     _party(root, "AccountingCustomerParty", doc.buyer)
-    if any(vat.category == "K" for vat in doc.breakdown):  # BR-IC-12: deliver-to country
+    if doc.delivery_country:  # BT-80
         location = sub(sub(root, _a("Delivery")), _a("DeliveryLocation"))
-        sub(sub(sub(location, _a("Address")), _a("Country")), _b("IdentificationCode"), text(doc.buyer.country_code))
+        sub(sub(sub(location, _a("Address")), _a("Country")), _b("IdentificationCode"), text(doc.delivery_country))
     pay = doc.payment
     if pay is not None:
         means = sub(root, _a("PaymentMeans"))

@@ -81,16 +81,23 @@ def make_customer(admin):
 
 @pytest.fixture
 def run_cli(tmp_path: Path):
-    """Run ``python -m cxdesk`` as a separate process; returns CompletedProcess (text)."""
+    """Run ``python -m cxdesk`` as a separate process; returns CompletedProcess (text).
+    ``operator=(login, password)`` signs in: ``--operator LOGIN --password-stdin`` with the
+    password as the first line of standard input (before ``input``)."""
 
     def run(*args: str, db_url: str | None = None, input: str | None = None,
-            env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+            env: dict | None = None, timeout: float = 120,
+            operator: tuple[str, str] | None = None) -> subprocess.CompletedProcess:
         cmd = [sys.executable, "-m", "cxdesk"]
         if db_url:
             cmd += ["--db", db_url]
+        if operator:
+            cmd += ["--operator", operator[0], "--password-stdin"]
+            input = f"{operator[1]}\n{input or ''}"
         cmd += list(args)
         full_env = dict(os.environ)
         full_env.pop("CXDESK_LOG_LEVEL", None)
+        full_env.pop("CXDESK_OPERATOR", None)  # a developer's own sign-in must not leak in
         if env:
             full_env.update(env)
         return subprocess.run(cmd, input=input, capture_output=True, text=True,

@@ -2,7 +2,8 @@
 
 Each subcommand group lives in its own module here with ``register(subparsers)``; the
 handler gets the parsed args and returns the exit code. Errors a user can cause print
-one line on stderr and exit 1.
+one line on stderr and exit 1. Commands that change data run as a signed-in operator
+(``--operator``/``--password-stdin``: cxdesk.cli.signin).
 """
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ import os
 import sys
 
 from cxdesk import __version__
-from cxdesk.errors import UserError
+from cxdesk.cli import signin
+from cxdesk.errors import UserError, ValidationError
+
+#: the one sentence when the Audit Comment option wants a reason (the uow's is the desktop's)
+COMMENT_NEEDED = ("A reason is required for every change (Audit Comment is on); run the command again "
+                  "with --comment TEXT; nothing was changed.")
 
 #: subcommand modules, in the order --help lists them
 COMMANDS = ["db", "demo", "options", "operator", "secret", "customer", "numbers", "sip", "cdr",
@@ -21,7 +27,7 @@ COMMANDS = ["db", "demo", "options", "operator", "secret", "customer", "numbers"
 #: subcommands whose module is not named after them
 ALIASES = {"import-cdr": "cdr", "rollup": "cdr", "cdr-report": "cdr"}
 #: global options that take a value
-_VALUED = ("--db", "--comment")
+_VALUED = ("--db", "--comment", "--operator")
 
 
 def _command_module(argv: list[str]) -> str | None:
@@ -54,6 +60,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
              "(default: the settings file, then the embedded file in the user data dir)",
     )
     parser.add_argument("--comment", default="", help="audit comment recorded with the change")
+    signin.add_global_options(parser)
     parser.add_argument("--self-test", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = _command_module(sys.argv[1:] if argv is None else argv)
@@ -83,7 +90,12 @@ def main(argv: list[str] | None = None, gui=None) -> int:
             return 0
         return gui(args)
     try:
+        signin.read_stdin_password(args)
         return int(args.func(args) or 0)
+    except ValidationError as exc:
+        wants_reason = exc.field == "comment" and "Audit Comment" in str(exc)  # the uow's refusal
+        print(f"cxdesk: {COMMENT_NEEDED if wants_reason else exc}", file=sys.stderr)
+        return 1
     except UserError as exc:
         print(f"cxdesk: {exc}", file=sys.stderr)
         return 1

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from cxdesk.cli.common import open_db
+from cxdesk.cli.signin import operator_actor
 from cxdesk.errors import ValidationError
 from cxdesk.services import audit_chain
 
@@ -109,9 +110,10 @@ def verify_cmd(args) -> int:
 def key_cmd(args) -> int:
     from cxdesk import auditproof
     from cxdesk.services import audit_proofs
-    from cxdesk.services.actor import cli_actor
 
-    public = audit_proofs.public_key(cli_actor(), create=True, new=args.new)
+    with open_db(args) as db:  # the key is the supervisors': one signs in (on this database)
+        actor = operator_actor(args, db)
+    public = audit_proofs.public_key(actor, create=True, new=args.new)
     print(base64.b64encode(public).decode())
     print(f"fingerprint {auditproof.fingerprint(public)}", file=sys.stderr)
     return 0
@@ -119,10 +121,9 @@ def key_cmd(args) -> int:
 
 def checkpoint_cmd(args) -> int:
     from cxdesk.services import audit_proofs
-    from cxdesk.services.actor import cli_actor
 
     with open_db(args) as db:
-        cp = audit_proofs.checkpoint(db, cli_actor())
+        cp = audit_proofs.checkpoint(db, operator_actor(args, db))
     _write(args.output, cp.note)
     print(f"Signed the audit log's {cp.size} entries: {args.output}")
     return 0
@@ -130,10 +131,9 @@ def checkpoint_cmd(args) -> int:
 
 def proof_cmd(args) -> int:
     from cxdesk.services import audit_proofs
-    from cxdesk.services.actor import cli_actor
 
     with open_db(args) as db:
-        proof = audit_proofs.proof(db, cli_actor(), args.entry_id)
+        proof = audit_proofs.proof(db, operator_actor(args, db), args.entry_id)
     _write(args.output, json.dumps(proof, ensure_ascii=False, indent=2) + "\n")
     print(f"Proof of entry {args.entry_id} written to {args.output}; check it with "
           f"`python auditproof.py {args.output}` (cxdesk/auditproof.py).")

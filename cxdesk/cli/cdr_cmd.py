@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from cxdesk.cli.common import open_db
+from cxdesk.cli.signin import operator_actor
 from cxdesk.errors import ValidationError
 from cxdesk.services.actor import cli_actor
 
@@ -52,7 +53,7 @@ def import_cmd(args) -> int:
     window = parse_window(args.earliest, args.latest)  # before the database is opened or created
     with open_db(args, create=True) as db:
         try:
-            result = import_cdrs(db, cli_actor(), args.file, skip_bad=args.skip_bad,
+            result = import_cdrs(db, operator_actor(args, db), args.file, skip_bad=args.skip_bad,
                                  create_customers=args.create_customers, window=window,
                                  comment=args.comment, progress=_progress)
         except BadRowsError as exc:
@@ -72,7 +73,7 @@ def rollup_cmd(args) -> int:
     from cxdesk.services import rollup
 
     with open_db(args) as db:
-        print(rollup.run(db, cli_actor(), args.comment).sentence())
+        print(rollup.run(db, operator_actor(args, db), args.comment).sentence())
     return 0
 
 

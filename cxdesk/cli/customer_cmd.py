@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from cxdesk.cli.common import open_db, print_table
+from cxdesk.cli.signin import operator_actor
 from cxdesk.services import customers
-from cxdesk.services.actor import cli_actor
 from cxdesk.services.customers import CustomerForm, find_customer
 from cxdesk.services.party_checks import VAT_CATEGORY_NAMES
 
@@ -97,7 +97,7 @@ def add_cmd(args) -> int:
         portal_access=not args.no_portal, tags=args.tags, **_billing_values(args),
     )
     with open_db(args) as db:
-        rec = customers.create_customer(db, cli_actor(), form, args.comment)
+        rec = customers.create_customer(db, operator_actor(args, db), form, args.comment)
     print(f"added customer {rec.id} ({rec.name}, {rec.currency})")
     return 0
 
@@ -113,7 +113,7 @@ def billing_cmd(args) -> int:
             values.setdefault("vat_exemption_reason", "")
             values.setdefault("vat_exemption_code", "")
         form = dataclasses.replace(rec.form(), **values)
-        rec = customers.update_customer(db, cli_actor(), customer_id, rec.version, form, args.comment)
+        rec = customers.update_customer(db, operator_actor(args, db), customer_id, rec.version, form, args.comment)
     address = ", ".join(rec.address_lines.splitlines() + [f"{rec.post_code} {rec.city}".strip(), rec.country])
     reason = f" ({rec.vat_exemption_reason})" if rec.vat_exemption_reason else ""
     print(f"{rec.name}: {address.strip(', ')}; VAT ID {rec.vat_id or 'none'}; VAT category {rec.vat_category} "
@@ -141,6 +141,6 @@ def show_cmd(args) -> int:
 def adjust_cmd(args) -> int:
     with open_db(args) as db:
         customer_id, name = find_customer(db, args.customer)
-        balance = customers.adjust_balance(db, cli_actor(), customer_id, args.amount, args.reason, args.comment)
+        balance = customers.adjust_balance(db, operator_actor(args, db), customer_id, args.amount, args.reason, args.comment)
     print(f"balance of {name} is now {balance:,.2f}")
     return 0

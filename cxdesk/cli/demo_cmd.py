@@ -6,8 +6,8 @@ import sys
 import time
 
 from cxdesk.cli.common import open_db
+from cxdesk.cli.signin import operator_actor
 from cxdesk.errors import ValidationError
-from cxdesk.services.actor import cli_actor
 from cxdesk.services.demo import load_demo
 
 
@@ -45,7 +45,7 @@ def run(args) -> int:
             print(f"\r{done:,} / {total:,} CDRs", end="", file=sys.stderr, flush=True)
 
     with open_db(args, create=True) as db:
-        result = load_demo(db, cli_actor(), customers=args.customers, days=args.days, seed=args.seed,
+        result = load_demo(db, operator_actor(args, db), customers=args.customers, days=args.days, seed=args.seed,
                            end=end, calls_per_day=args.calls_per_day, progress=progress)
     took = time.perf_counter() - started
     if not args.quiet and sys.stderr.isatty():

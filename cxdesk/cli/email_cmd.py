@@ -4,8 +4,8 @@ from __future__ import annotations
 import sys
 
 from cxdesk.cli.common import open_db
+from cxdesk.cli.signin import operator_actor
 from cxdesk.services import mail
-from cxdesk.services.actor import cli_actor
 
 
 def register(sub) -> None:
@@ -28,7 +28,7 @@ def test_cmd(args) -> int:
     with open_db(args) as db:
         with db.read_session() as session:
             settings = mail.SmtpSettings.load(session)
-        mail.send_test_email(db, cli_actor(), args.to, settings, timeout=args.timeout,
+        mail.send_test_email(db, operator_actor(args, db), args.to, settings, timeout=args.timeout,
                              cafile=args.cafile, comment=args.comment)
     print(f"sent a test email to {args.to} through {settings.where}")
     return 0
@@ -52,7 +52,7 @@ def status_cmd(args) -> int:
 def allow_plaintext_cmd(args) -> int:
     allow = args.state == "on"
     with open_db(args) as db:
-        changed = mail.set_plaintext_passwords(db, cli_actor(), allow, comment=args.comment)
+        changed = mail.set_plaintext_passwords(db, operator_actor(args, db), allow, comment=args.comment)
     if allow:
         print(f"cxdesk: warning: {mail.PLAINTEXT_WARNING}", file=sys.stderr)
     print(f"{mail.PLAINTEXT_OPTION} = {args.state}" + ("" if changed else " (unchanged)"))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from cxdesk.cli.common import open_db, print_table
+from cxdesk.cli.signin import operator_actor
 from cxdesk.errors import ValidationError
 from cxdesk.services import invoice_export, invoice_lifecycle, invoices
 from cxdesk.services.actor import cli_actor
@@ -68,7 +69,7 @@ def generate_cmd(args) -> int:
     invoice_date = parse_day(args.invoice_date, "invoice_date") if args.invoice_date else None
     with open_db(args) as db:
         customer_id, _ = find_customer(db, args.customer)
-        (inv,) = invoices.generate_for_periods(db, cli_actor(), customer_id, args.period, [start],
+        (inv,) = invoices.generate_for_periods(db, operator_actor(args, db), customer_id, args.period, [start],
                                                invoice_date=invoice_date, comment=args.comment)
     print(f"generated {_describe(inv)}")
     return 0
@@ -78,7 +79,7 @@ def auto_cmd(args) -> int:
     until = parse_day(args.until, "until") if args.until else None
     with open_db(args) as db:
         customer_id = find_customer(db, args.customer)[0] if args.customer else None
-        result = invoices.auto_generate(db, cli_actor(), customer_id, until=until, comment=args.comment)
+        result = invoices.auto_generate(db, operator_actor(args, db), customer_id, until=until, comment=args.comment)
     for inv in result.created:
         print(f"generated {_describe(inv)}")
     for note in result.skipped:
@@ -122,7 +123,7 @@ def issue_cmd(args) -> int:
         else:
             drafts = [_invoice_id(db, args.number)]
         for invoice_id, version in drafts:
-            inv = invoice_lifecycle.issue_invoice(db, cli_actor(), invoice_id, version, comment=args.comment)
+            inv = invoice_lifecycle.issue_invoice(db, operator_actor(args, db), invoice_id, version, comment=args.comment)
             print(f"issued {_describe(inv)}")
     if args.all_drafts:
         print(f"issued {len(drafts)} draft invoice{'s' if len(drafts) != 1 else ''}")
@@ -133,7 +134,7 @@ def date_cmd(args) -> int:
     day = parse_day(args.date, "invoice_date")
     with open_db(args) as db:
         invoice_id, version = _invoice_id(db, args.number)
-        inv = invoice_lifecycle.set_invoice_date(db, cli_actor(), invoice_id, day, version, args.comment)
+        inv = invoice_lifecycle.set_invoice_date(db, operator_actor(args, db), invoice_id, day, version, args.comment)
     print(f"dated {_describe(inv)}")
     return 0
 
@@ -141,7 +142,7 @@ def date_cmd(args) -> int:
 def pay_cmd(args) -> int:
     with open_db(args) as db:
         invoice_id, version = _invoice_id(db, args.number)
-        inv = invoice_lifecycle.record_payment(db, cli_actor(), invoice_id, args.amount, version, args.comment)
+        inv = invoice_lifecycle.record_payment(db, operator_actor(args, db), invoice_id, args.amount, version, args.comment)
     print(f"invoice {inv.number}: {inv.paid_status}, paid {inv.amount(inv.paid_amount)}, "
           f"{inv.amount(inv.outstanding)} due")
     return 0
@@ -150,7 +151,7 @@ def pay_cmd(args) -> int:
 def paid_cmd(args) -> int:
     with open_db(args) as db:
         invoice_id, version = _invoice_id(db, args.number)
-        inv = invoice_lifecycle.set_paid_status(db, cli_actor(), invoice_id, args.status, version, args.comment)
+        inv = invoice_lifecycle.set_paid_status(db, operator_actor(args, db), invoice_id, args.status, version, args.comment)
     print(f"invoice {inv.number}: {inv.paid_status}")
     return 0
 
@@ -159,7 +160,7 @@ def credit_cmd(args) -> int:
     credit_date = parse_day(args.date, "date") if args.date else None
     with open_db(args) as db:
         invoice_id, version = _invoice_id(db, args.number)
-        cn = invoice_lifecycle.credit_invoice(db, cli_actor(), invoice_id, args.reason, credit_date=credit_date,
+        cn = invoice_lifecycle.credit_invoice(db, operator_actor(args, db), invoice_id, args.reason, credit_date=credit_date,
                                               expected_version=version, comment=args.comment)
     print(f"credit note {cn.ref} cancels invoice {cn.invoice_number} ({cn.customer_name}), total "
           f"{invoices.format_amount(cn.total, cn.currency)}")

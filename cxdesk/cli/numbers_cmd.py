@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from cxdesk.cli.common import open_db, print_table
+from cxdesk.cli.signin import operator_actor
 from cxdesk.services import customers, numbers
-from cxdesk.services.actor import cli_actor
 
 
 def register(sub) -> None:
@@ -28,7 +28,7 @@ def register(sub) -> None:
 def assign_cmd(args) -> int:
     with open_db(args) as db:
         customer_id, _ = customers.find_customer(db, args.customer)
-        block = numbers.assign_block(db, cli_actor(), customer_id, args.comment)
+        block = numbers.assign_block(db, operator_actor(args, db), customer_id, args.comment)
     print(f"assigned {block.label} to {block.customer_name} (customer {block.customer_id})")
     return 0
 
@@ -46,7 +46,7 @@ def list_cmd(args) -> int:
 def release_cmd(args) -> int:
     with open_db(args) as db:
         customer_id, _ = customers.find_customer(db, args.customer)
-        block = numbers.release_block(db, cli_actor(), customer_id, args.start, args.comment)
+        block = numbers.release_block(db, operator_actor(args, db), customer_id, args.start, args.comment)
     print(f"released {block.label} from {block.customer_name} (customer {block.customer_id})")
     return 0
 

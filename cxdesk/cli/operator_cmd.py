@@ -1,7 +1,11 @@
-"""cxdesk operator add | list | role | password | deactivate | activate"""
+"""cxdesk operator add | list | role | password | deactivate | activate | remember | forget"""
 from __future__ import annotations
 
+import sys
+
 from cxdesk.cli.common import open_db, print_table, read_secret
+from cxdesk.cli.signin import check_password, operator_actor, secret_name, typed_password
+from cxdesk.errors import PermissionDenied
 from cxdesk.models import ROLES
 from cxdesk.services import operators
 from cxdesk.services.actor import cli_actor
@@ -33,12 +37,24 @@ def register(sub) -> None:
         a = osub.add_parser(name, help=text)
         a.add_argument("login")
         a.set_defaults(func=active_cmd, active=active)
+    rem = osub.add_parser("remember", help="check an operator's password by signing in, then keep it in the OS "
+                                           "keyring for this database (commands then sign in without asking)")
+    rem.add_argument("login")
+    rem.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of standard input")
+    rem.set_defaults(func=remember_cmd)
+    fgt = osub.add_parser("forget", help="delete an operator's password remembered in the OS keyring")
+    fgt.add_argument("login")
+    fgt.set_defaults(func=forget_cmd)
 
 
 def add_cmd(args) -> int:
     password = read_secret(f"Password for {args.login}: ", args.password_stdin)
     with open_db(args, create=True) as db:
-        info = operators.create_operator(db, cli_actor(), args.login, password, role=args.role,
+        actor = operator_actor(args, db)
+        if actor.system and args.role != "admin":  # no operator yet: nobody could add an admin later
+            raise PermissionDenied("The first operator must be an administrator; pass --role admin.")
+        info = operators.create_operator(db, actor, args.login, password, role=args.role,
                                          display_name=args.name, comment=args.comment)
     print(f"created operator {info.login} ({info.role})")
     return 0
@@ -59,7 +75,7 @@ def list_cmd(args) -> int:
 
 def role_cmd(args) -> int:
     with open_db(args) as db:
-        info = operators.set_role(db, cli_actor(), args.login, args.role, comment=args.comment)
+        info = operators.set_role(db, operator_actor(args, db), args.login, args.role, comment=args.comment)
     print(f"{info.login} is now {info.role}")
     return 0
 
@@ -67,13 +83,39 @@ def role_cmd(args) -> int:
 def password_cmd(args) -> int:
     password = read_secret(f"New password for {args.login}: ", args.password_stdin)
     with open_db(args) as db:
-        info = operators.set_password(db, cli_actor(), args.login, password, comment=args.comment)
+        info = operators.set_password(db, operator_actor(args, db), args.login, password, comment=args.comment)
     print(f"new password set for {info.login}")
     return 0
 
 
 def active_cmd(args) -> int:
     with open_db(args) as db:
-        info = operators.set_active(db, cli_actor(), args.login, args.active, comment=args.comment)
+        info = operators.set_active(db, operator_actor(args, db), args.login, args.active, comment=args.comment)
     print(f"{info.login} is {'active' if info.active else 'deactivated'}")
+    return 0
+
+
+def remember_cmd(args) -> int:
+    from cxdesk.services import secrets
+
+    login = operators.normalise_login(args.login)
+    with open_db(args) as db:
+        secrets.check()  # no keyring: say so before the password is asked for
+        if args.password_stdin and not args.operator_password_stdin:
+            args.operator_password_stdin = True
+            args.operator_password = sys.stdin.readline().rstrip("\r\n")
+        password = typed_password(args, db, login, keyring_hint=False)
+        check_password(db, login, password)
+        secrets.set_secret(secret_name(db, login), password)
+        print(f"the password of {login} is remembered in the keyring for {db.display}")
+    return 0
+
+
+def forget_cmd(args) -> int:
+    from cxdesk.services import secrets
+
+    login = operators.normalise_login(args.login)
+    with open_db(args) as db:
+        found = secrets.delete_secret(secret_name(db, login))
+        print(f"{'forgot' if found else 'nothing was remembered for'} {login} on {db.display}")
     return 0

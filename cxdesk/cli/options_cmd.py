@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from cxdesk.cli.common import open_db, print_table
+from cxdesk.cli.signin import operator_actor
 from cxdesk.services import options
-from cxdesk.services.actor import cli_actor
 
 
 def register(sub) -> None:
@@ -27,6 +27,6 @@ def show_cmd(args) -> int:
 
 def set_cmd(args) -> int:
     with open_db(args) as db:
-        value = options.set_value(db, cli_actor(), args.name, args.value, args.comment)
+        value = options.set_value(db, operator_actor(args, db), args.name, args.value, args.comment)
     print(f"{args.name} = {value}")
     return 0

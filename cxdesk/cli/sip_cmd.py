@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from cxdesk.cli.common import open_db, print_table, read_secret
+from cxdesk.cli.signin import operator_actor
 from cxdesk.services import customers, numbers
-from cxdesk.services.actor import cli_actor
 
 
 def register(sub) -> None:
@@ -39,7 +39,7 @@ def add_cmd(args) -> int:
             )
             for username in args.usernames
         ]
-        added = numbers.add_sip_users(db, cli_actor(), customer_id, new, args.comment)
+        added = numbers.add_sip_users(db, operator_actor(args, db), customer_id, new, args.comment)
     for a in added:
         short = f" (short {a.user.short})" if a.user.short else ""
         print(f"added SIP user {a.user.username}{short} to {a.user.customer_name}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -60,13 +61,41 @@ class Actor:
             )
 
 
-def cli_actor() -> Actor:
-    """Command-line changes: whoever can open the database is trusted there (audited as cli:<user>)."""
+def os_user() -> str:
+    """The operating-system account running this process: from the process's user id where
+    the platform has one, so LOGNAME/USER cannot rename it; else getpass's answer."""
     try:
-        user = getpass.getuser()
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, OSError):
+        pass
+    try:
+        return getpass.getuser()
     except (KeyError, OSError):
-        user = "unknown"
-    return Actor(login=f"cli:{user}", role="admin", display_name="Command line", system=True)
+        return "unknown"
+
+
+#: the audit log's ip column holds at most this many characters
+IP_SIZE = 45
+
+
+def cli_ip(ip: str | None = None) -> str:
+    """The audit ip of a command-line change: the address and, beside it, the OS user
+    ("10.0.0.5 (cli:bob)"); the actor column keeps the operator's login. A long user name
+    is shortened (ending in "~") so the text fits the column."""
+    ip = ip or workstation_ip()
+    user = os_user()
+    room = IP_SIZE - len(ip) - len(" (cli:)")
+    if len(user) > room:
+        user = user[:max(room - 1, 0)] + "~"
+    return f"{ip} (cli:{user})"[:IP_SIZE]
+
+
+def cli_actor() -> Actor:
+    """Command-line changes on a database with no operator yet (being set up), and
+    read-only commands: audited as cli:<OS user>."""
+    return Actor(login=f"cli:{os_user()}", role="admin", display_name="Command line", system=True)
 
 
 PORTAL = Actor(login="Portal", role="staff", display_name="Customer portal", system=True)

@@ -57,7 +57,7 @@ def test_verify_exits_0_with_the_count(db, logged, run_cli):
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines() == [
         "Audit log intact: 5 entries verified.",
-        "The audit log extends what this workstation saw (5 entries); 0 newer entries verified."]
+        "The audit log extends what this workstation saw (5 entries); 0 newer entries follow it."]
 
 
 def test_verify_exits_1_naming_the_first_bad_entry(db, logged, run_cli):

@@ -143,21 +143,24 @@ def test_subprocess_env_points_at_the_test_keyring(secret_service):
 
 def test_operator_management_from_the_cli(sqlite_db, run_cli):
     url = sqlite_db.url.render_as_string(hide_password=False)
+    root = ("root", "Violet-Harbour-42")  # the first operator (an admin) manages the others
+    assert run_cli("operator", "add", "root", "--role", "admin", "--password-stdin", db_url=url,
+                   input=root[1] + "\n").returncode == 0
     assert run_cli("operator", "add", "kim", "--role", "staff", "--password-stdin", db_url=url,
-                   input="First-Str0ng-pw\n").returncode == 0
-    done = run_cli("operator", "role", "kim", "supervisor", db_url=url)
+                   input="First-Str0ng-pw\n", operator=root).returncode == 0
+    done = run_cli("operator", "role", "kim", "supervisor", db_url=url, operator=root)
     assert done.returncode == 0 and "kim is now supervisor" in done.stdout
     assert run_cli("operator", "password", "kim", "--password-stdin", db_url=url,
-                   input="short\n").returncode == 1
+                   input="short\n", operator=root).returncode == 1
     assert run_cli("operator", "password", "kim", "--password-stdin", db_url=url,
-                   input="Second-Str0ng-pw\n").returncode == 0
-    assert run_cli("operator", "deactivate", "kim", db_url=url).returncode == 0
+                   input="Second-Str0ng-pw\n", operator=root).returncode == 0
+    assert run_cli("operator", "deactivate", "kim", db_url=url, operator=root).returncode == 0
     listing = run_cli("operator", "list", db_url=url).stdout
-    assert listing.splitlines()[1].split() == ["kim", "supervisor", "no"]
+    assert listing.splitlines()[1].split() == ["kim", "supervisor", "no"]  # sorted by login
     from cxdesk.services import operators
     from cxdesk.errors import UserError
     import pytest as _pytest
     with _pytest.raises(UserError):
         operators.sign_in(sqlite_db, "kim", "Second-Str0ng-pw")
-    assert run_cli("operator", "activate", "kim", db_url=url).returncode == 0
+    assert run_cli("operator", "activate", "kim", db_url=url, operator=root).returncode == 0
     assert operators.sign_in(sqlite_db, "kim", "Second-Str0ng-pw").role == "supervisor"

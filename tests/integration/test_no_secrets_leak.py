@@ -93,7 +93,8 @@ def test_no_secret_is_written_anywhere(qtbot, secret_service, smtp_server, pg_ro
 
     # operators through the CLI, on the default (embedded) database
     cli("operator", "add", "root", "--role", "admin", "--password-stdin", input=admin_pw + "\n")
-    cli("operator", "add", "sam", "--role", "staff", "--name", "Sam Staff", "--password-stdin", input=staff_pw + "\n")
+    cli("operator", "add", "sam", "--role", "staff", "--name", "Sam Staff", "--password-stdin", input=staff_pw + "\n",
+        operator=("root", admin_pw))
     db = open_database()
     assert db.path == paths.default_database_path()
     qsettings_path = Path(os.environ["XDG_CONFIG_HOME"]) / "cxdesk" / "cxdesk.ini"
@@ -127,13 +128,14 @@ def test_no_secret_is_written_anywhere(qtbot, secret_service, smtp_server, pg_ro
         qtbot.keyClicks(page.password_edit, smtp_pw)
         qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
         assert page.status.text() == "The email settings were saved."
-        cli("options", "set", "portal-url", "https://portal.carrier.example")
-        cli("email", "allow-plaintext-passwords", "on")  # the test server speaks plain SMTP
+        root = ("root", admin_pw)  # changes from the CLI sign in once the database has operators
+        cli("options", "set", "portal-url", "https://portal.carrier.example", operator=root)
+        cli("email", "allow-plaintext-passwords", "on", operator=root)  # the test server speaks plain SMTP
         cli("--db", pg_url, "secret", "set", "db", "--stdin", input=pg_pw + "\n")
         # the settings file gets the server URL (with the password typed into it: it is stripped)
         config.save(config.Config(database_url=pg_url.replace("@", f":{pg_pw}@", 1)))
         cli("options", "show")  # now on the PostgreSQL server, the password from the keyring
-        cli("--db", str(db.path), "email", "test", "ops@carrier.example")
+        cli("--db", str(db.path), "email", "test", "ops@carrier.example", operator=root)
 
         # a contact gets a generated portal password by email
         with unit_of_work(db, staff) as uow:

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 from cxdesk.services.einvoice.document import (
     CREDIT_NOTE,
@@ -104,3 +105,8 @@ def samples() -> dict[str, Document]:
                                type_code=CREDIT_NOTE, preceding_number="INV-2026-0001",
                                preceding_date=dt.date(2026, 2, 1), due_date=None),
     }
+
+
+#: the official CEN/TC 434 EN 16931 validation artefacts, release 1.3.16 (EUPL 1.2, see its
+#: LICENSE.txt), kept with the tests so a clean checkout validates against them offline
+OFFICIAL_RULES = Path(__file__).resolve().parent / "data" / "en16931"

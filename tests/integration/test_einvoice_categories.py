@@ -23,7 +23,7 @@ from cxdesk.services.party_checks import VAT_CATEGORY_NAMES
 from tests.unit.test_invoice_lifecycle import set_seller
 from tests.unit.test_invoices import JAN, NOW, cdr, day, insert
 
-OFFICIAL = Path(__file__).resolve().parents[3] / "shared" / "einvoice"
+from tests.einvoice_samples import OFFICIAL_RULES as OFFICIAL  # noqa: E402
 #: category -> the customer form's fields (as typed) besides the name
 CUSTOMERS = {
     "S": dict(currency="EUR", tax_percent="19", country="DE", vat_id="DE987654321"),

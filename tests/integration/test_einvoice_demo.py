@@ -5,7 +5,6 @@ e-invoice in both syntaxes: the program's own check (exact sums, XSD, the rules 
 ships) and the official CEN 1.3.16 Schematron."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +13,7 @@ from cxdesk.db import open_database
 from cxdesk.services import invoices
 from cxdesk.services.einvoice import validate as v
 
-OFFICIAL = Path(__file__).resolve().parents[3] / "shared" / "einvoice"
+from tests.einvoice_samples import OFFICIAL_RULES as OFFICIAL  # noqa: E402
 #: `customer billing` options turning a demo reverse-charge customer into K or O
 SWITCH_TO = {
     "K": ("--vat-category", "K", "--exemption-reason", "Intra-Community supply", "--exemption-code", "VATEX-EU-IC"),

@@ -18,7 +18,7 @@ from cxdesk.services.einvoice.document import amount_places
 from cxdesk.services.einvoice.ubl import CUSTOMIZATION_ID, PROFILE_ID, ubl_xml
 from tests.einvoice_samples import BUYERS, SELLER, document, line, samples
 
-OFFICIAL = Path(__file__).resolve().parents[3] / "shared" / "einvoice"
+from tests.einvoice_samples import OFFICIAL_RULES as OFFICIAL  # noqa: E402
 SAMPLES = samples()
 WRITERS = {"cii": cii_xml, "ubl": ubl_xml}
 

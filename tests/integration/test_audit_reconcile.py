@@ -258,3 +258,37 @@ def test_the_invoice_lifecycle_reconciles(db, data, admin):
         (note,) = invoice_lifecycle.list_credit_notes(s, cid)
     change(db, f"UPDATE credit_notes SET net = net + 1 WHERE id = {note.id}")
     assert [f.split(":")[0] for f in findings(db)] == [f"credit_notes/{note.id}/net"]
+
+
+def test_a_forged_entry_appended_with_a_correct_hash_is_found_when_the_data_disagrees(db, data):
+    """The issue's attack: someone who can write to the database appends an entry, chained and
+    hashed as the program does it, saying a customer's credit was raised. The chain verifies,
+    but the data does not say so: reconciliation names the customer's credit."""
+    import datetime as dt
+
+    from cxdesk import auditproof
+    from cxdesk.services import audit_chain
+
+    cid = data
+    m = _migration("0004_contact_keys")
+    with db.read_session() as s:
+        latest = s.scalars(select(AuditEntry).where(AuditEntry.table_name == "customers",
+                                                    AuditEntry.primary_key == str(cid))
+                           .order_by(AuditEntry.id.desc())).first()
+    forged_after = dict(json.loads(latest.after), credit="1000000")
+    now = dt.datetime.now(dt.timezone.utc)
+    values = {"actor": "alice", "ip": "10.0.0.5", "created_at": now, "table_name": "customers",
+              "primary_key": str(cid), "action": "UPDATE", "message": f"Updated customer {cid}: credit",
+              "before": latest.after, "after": json.dumps(forged_after, sort_keys=True), "comment": "",
+              "customer_id": cid}
+    with db.engine.begin() as conn:
+        last_id, prev, count = conn.execute(select(m.head.c.last_id, m.head.c.last_hash, m.head.c.count)).one()
+        hashed = dict(values, created_at=now.isoformat(timespec="microseconds"))
+        digest = auditproof.entry_hash(last_id + 1, prev, hashed)
+        conn.execute(m.entries.insert().values(id=last_id + 1, prev_hash=prev, hash=digest, **values))
+        conn.execute(m.head.update().values(last_id=last_id + 1, last_hash=digest, count=count + 1))
+    with db.read_session() as s:
+        assert audit_chain.verify(s).ok  # the forgery is chained correctly
+    found = findings(db)
+    assert [f.split(":")[0] for f in found] == [f"customers/{cid}/credit"]
+    assert '"1000000" ->' in found[0]

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from cxdesk.db import Database
 from cxdesk.errors import UserError, ValidationError
-from cxdesk.models import Option
 from cxdesk.services import options
 from cxdesk.services.actor import Actor
 from cxdesk.services.invoices import COMPANY_OPTIONS
@@ -49,11 +48,5 @@ def save_company(db: Database, actor: Actor, values: dict[str, str], comment: st
     new = clean(values)
     with unit_of_work(db, actor, comment) as uow:
         for key, value in new.items():
-            row = uow.session.get(Option, key)
-            old = row.value if row else ""
-            if row is None:
-                uow.add(Option(key=key, value=value), message=f"Set option {key} to '{value}'")
-            elif old != value:
-                row.value = value
-                uow.note(row, message=f"Changed option {key} from '{old}' to '{value}'")
+            options.store(uow, key, value)
     return new

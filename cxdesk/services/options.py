@@ -184,9 +184,16 @@ def set_value(db: Database, actor: Actor, key: str, value: str, comment: str = "
         if d.guard and old != new:
             module, fn = d.guard.split(":")
             getattr(importlib.import_module(module), fn)(uow.session, key, old, new)
-        if row is None:
-            uow.add(Option(key=key, value=new), message=f"Set option {key} to '{new}'")
-        elif old != new:
-            row.value = new
-            uow.note(row, message=f"Changed option {key} from '{old}' to '{new}'")
+        store(uow, key, new, row)
     return new
+
+
+def store(uow, key: str, value: str, row: Option | None = None) -> None:
+    """Write an already validated option in ``uow`` (audited; nothing when unchanged)."""
+    row = row if row is not None else uow.session.get(Option, key)
+    old = row.value if row else ""
+    if row is None:
+        uow.add(Option(key=key, value=value), message=f"Set option {key} to '{value}'")
+    elif old != value:
+        row.value = value
+        uow.note(row, message=f"Changed option {key} from '{old}' to '{value}'")

@@ -3,9 +3,7 @@ not CREATE anything in the schema, so the staging tables come from the migration
 import only reads and writes rows (stage, resume after an interruption, publish, clear)."""
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -13,8 +11,10 @@ from sqlalchemy import func, select
 from cxdesk.db import open_database
 from cxdesk.models import Cdr, cdr_import_rows, cdr_import_runs
 from cxdesk.services import pg_roles
-from cxdesk.services.cdr_import import CHUNK, COLUMNS, import_cdrs
+from cxdesk.services.cdr_import import CHUNK, import_cdrs
 from pgroles_support import APP_PW, OWNER_PW, role_names
+
+from tests.integration.test_cdr_import_staging import big_file
 
 pytestmark = pytest.mark.postgres
 
@@ -35,20 +35,6 @@ def app_db(roles):
     db.close()
 
 
-def _file(path: Path, customer_id: int) -> tuple[Path, Decimal]:
-    total = Decimal(0)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
-        out.writerow(COLUMNS)
-        for i in range(N):
-            charge = Decimal(i % 97).scaleb(-3)
-            total += charge
-            out.writerow([f"2026-01-{1 + i % 28:02d} {i % 24:02d}:00:00", f"pg-{i}", customer_id, "+442071234567",
-                          "4915112345678", 60, 60, charge, "0.042", "4915", "Germany - Mobile", "EUR", 3, "0.01",
-                          1200, 4, 200, "OK", "normal clearing"])
-    return path, total
-
-
 def _counts(db) -> tuple[int, Decimal, int, int]:
     """(CDRs, their charges, staged rows, runs) as the application role sees them."""
     with db.read_session() as s:
@@ -67,7 +53,7 @@ def test_the_app_role_imports_cdrs_and_resumes_an_interrupted_import(roles, app_
         assert conn.execute("SELECT has_schema_privilege(%s, current_schema(), 'CREATE')",
                             (roles.app,)).fetchone() == (False,)
     cid = make_customer(app_db)
-    path, total = _file(tmp_path / "cdrs.csv", cid)
+    path, total = big_file(tmp_path / "cdrs.csv", cid, N)
 
     def stop_after_first_slice(done, size):
         raise Interrupted  # as a killed workstation: what is staged stays for the next import

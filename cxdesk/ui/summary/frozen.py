@@ -82,6 +82,7 @@ class FrozenColumns(QTableView):
         main = self.main
         frame = main.frameWidth()
         self.horizontalHeader().setFixedHeight(main.horizontalHeader().height())
+        main.horizontalHeader().covered = self.width_frozen()  # group names beside us stay readable
         self.setGeometry(main.verticalHeader().width() + frame, frame, self.width_frozen(),
                          main.viewport().height() + main.horizontalHeader().height())
 

@@ -8,7 +8,13 @@ from PySide6.QtWidgets import QHeaderView, QStyleOptionHeader
 
 class GroupHeaderView(QHeaderView):
     """A two-line header: the group (Period, Traffic, Duration, Money) above the columns.
-    The model says which group a column is in through ``group_of(section)``."""
+    The model says which group a column is in through ``group_of(section)``.
+
+    ``covered`` is how many pixels at the viewport's left edge another widget lies over (the
+    frozen columns): a group scrolled partly under it is drawn in the part still in view,
+    so its name stays whole and readable."""
+
+    covered = 0
 
     def __init__(self, parent=None) -> None:
         super().__init__(Qt.Orientation.Horizontal, parent)
@@ -38,19 +44,28 @@ class GroupHeaderView(QHeaderView):
             section = last + 1
         return spans
 
+    def group_rects(self) -> list[tuple[str, QRect]]:
+        """(group, rectangle of its cell in the top row) for the groups in view, each cut to
+        the part of the viewport not covered."""
+        half = self.height() // 2
+        rects = []
+        for group, first, last in self.group_spans():
+            left = max(self.sectionViewportPosition(self.logicalIndex(first)), self.covered)
+            right = self.sectionViewportPosition(self.logicalIndex(last)) + self.sectionSize(self.logicalIndex(last))
+            if right > left:
+                rects.append((group, QRect(left, 0, right - left, half)))
+        return rects
+
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
-        spans = self.group_spans()
-        if not spans:
+        rects = self.group_rects()
+        if not rects:
             return
         painter = QPainter(self.viewport())
-        half = self.height() // 2
-        for group, first, last in spans:
-            left = self.sectionViewportPosition(self.logicalIndex(first))
-            right = self.sectionViewportPosition(self.logicalIndex(last)) + self.sectionSize(self.logicalIndex(last))
+        for group, rect in rects:
             opt = QStyleOptionHeader()
             self.initStyleOption(opt)
-            opt.rect = QRect(left, 0, right - left, half)
+            opt.rect = rect
             opt.text = group
             opt.textAlignment = Qt.AlignmentFlag.AlignCenter
             opt.section = 0

@@ -57,6 +57,18 @@ _FAIL = [(486, "Busy Here", "callee busy"), (480, "Temporarily Unavailable", "no
          (404, "Not Found", "number unknown"), (503, "Service Unavailable", "route failed"),
          (487, "Request Terminated", "caller cancelled")]
 _CURRENCIES = ["USD", "EUR", "GBP"]
+#: the demo's prices and balances are euro-sized; in these currencies they are scaled to a
+#: realistic size (a call to the UK costs about 1.35 JPY a minute, not 0.009 JPY)
+_PRICE_SCALE = {"JPY": Decimal("150"), "KWD": Decimal("0.3")}
+
+
+def _in_currency(amount: Decimal, currency: str, exponent: str = "") -> Decimal:
+    """A euro-sized demo amount in ``currency``: scaled, then kept to ``exponent`` (default
+    the currency's minor unit)."""
+    from cxdesk.services.figures import minor_units
+
+    scaled = amount * _PRICE_SCALE.get(currency, Decimal(1))
+    return scaled.quantize(Decimal(exponent or Decimal(1).scaleb(-minor_units(currency))), rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -175,13 +187,15 @@ def load_demo(
             credit = Decimal(rng.randrange(-20_000, 800_000)) / 100
             channels, flow_speed = rng.choice([10, 30, 50, 100, 250]), rng.choice([5, 10, 20, 50])
             rng.choice(["0", "20", "19", "21", "0"])  # the tax rate comes from the VAT profile now
+            vat = _vat_fields(i)
             cust = uow.add(Customer(
-                name=name, status=status, credit=credit, debit_limit=Decimal(debit),
+                name=name, status=status, credit=_in_currency(credit, vat["currency"]),
+                debit_limit=_in_currency(Decimal(debit), vat["currency"]),
                 channels=channels, flow_speed=flow_speed,
                 invoice_schedule=rng.choice(["Daily", "Weekly", "Monthly", "Monthly"]),
                 invoice_due_days=rng.choice([7, 14, 30]), portal_access=rng.random() < 0.85,
                 tags=",".join(rng.sample(["wholesale", "retail", "vip", "trial", "eu", "us"], rng.randint(0, 2))),
-                **_vat_fields(i),
+                **vat,
             ))
             uow.flush()
             domain = _slug(name.split()[0]) + ".example"
@@ -232,7 +246,9 @@ def _write_cdrs(db, actor, rng, customers, days, end, seed, offset, progress) ->
     start = end - dt.timedelta(days=days)
     total_seconds = int((end - start).total_seconds())
     expected = sum(p["volume"] for _, p in customers) * days
-    rates = {code: (Decimal(cr), Decimal(vr)) for code, _, cr, vr in DESTINATIONS}
+    currencies = {p["currency"] for _, p in customers}
+    rates = {(code, cur): (_in_currency(Decimal(cr), cur, "0.0001"), _in_currency(Decimal(vr), cur, "0.0001"))
+             for code, _, cr, vr in DESTINATIONS for cur in currencies}
     rows: list[dict] = []
     written = 0
     serial = offset
@@ -260,7 +276,7 @@ def _write_cdrs(db, actor, rng, customers, days, end, seed, offset, progress) ->
             if at >= end:
                 at = start + dt.timedelta(seconds=rng.randrange(total_seconds))
             code, dname, _, _ = rng.choice(p["dests"])
-            rate, vrate = rates[code]
+            rate, vrate = rates[code, p["currency"]]
             connected = rng.random() < p["asr"]
             if connected:
                 duration = max(1, min(7200, int(rng.expovariate(1 / p["mean"]))))

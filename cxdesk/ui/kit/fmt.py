@@ -4,10 +4,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
+from cxdesk.services.figures import minor_units
 
-def money(value: Decimal | None, currency: str = "", places: int = 2) -> str:
+
+def money(value: Decimal | None, currency: str = "", places: int | None = None) -> str:
+    """The amount rounded once, half-up, to ``places`` (default: the currency's minor unit,
+    as everywhere else: 1,250 JPY, 12.50 EUR, 3.125 KWD), grouped, with the currency."""
     if value is None:
         return ""
+    if places is None:
+        places = minor_units(currency) if currency else 2
     q = Decimal(1).scaleb(-places)
     text = f"{value.quantize(q, rounding=ROUND_HALF_UP):,.{places}f}"
     return f"{text} {currency}".strip()

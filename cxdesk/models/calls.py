@@ -13,7 +13,8 @@ from cxdesk.models.base import Base, Exact, UTCDateTime
 class Cdr(Base):
     __tablename__ = "cdrs"
     __audit_name__ = "CDR"
-    __table_args__ = (Index("ix_cdrs_customer_dt", "customer_id", "dt"),)
+    __table_args__ = (Index("ix_cdrs_customer_dt", "customer_id", "dt"),
+                      Index("ix_cdrs_import_run_id", "import_run_id", "id"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     callid: Mapped[str] = mapped_column(String(120), unique=True)
@@ -35,6 +36,9 @@ class Cdr(Base):
     sip_code: Mapped[int] = mapped_column(Integer, default=0)
     sip_reason: Mapped[str] = mapped_column(String(80), default="")
     release_reason: Mapped[str] = mapped_column(String(80), default="")
+    #: the import run that moved the row in (no foreign key: run markers are deleted once
+    #: published); while that run is unpublished the row is invisible (models.cdr_staging.visible_cdrs)
+    import_run_id: Mapped[int | None] = mapped_column(Integer, info={"audit": False})
 
 
 class HourlySummary(Base):

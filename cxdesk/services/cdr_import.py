@@ -10,10 +10,11 @@ rows are. A ``callid`` seen before (in the database or earlier in the file) with
 values counts as already imported; with other values it is a conflict, a bad row showing
 both.
 
-Checked rows are staged in slices, each in its own short write transaction, and become
-visible in one final audited step (see :mod:`cxdesk.services.cdr_staging`), so other
-workstations keep saving during a long import. An import that was killed resumes after
-its last staged slice when the same file is imported again with the same options.
+Checked rows are staged in slices, moved into ``cdrs`` in slices (still invisible), and
+become visible in one final tiny audited step (see :mod:`cxdesk.services.cdr_staging`), so
+no transaction of an import holds the write lock for long and other workstations keep
+saving. An import that was killed resumes after its last slice, staged or moved, when the
+same file is imported again with the same options.
 
 Rows go in with one driver-level ``executemany`` per slice, in the storage form of the
 ``Exact`` and ``UTCDateTime`` column types (see :func:`_native`): the generic ORM path
@@ -40,8 +41,8 @@ from cxdesk.db import Database
 from cxdesk.errors import Cancelled, ConflictError, ValidationError
 from cxdesk.models import Cdr, Customer
 from cxdesk.models.base import MONEY_MAX, MONEY_SCALE
+from cxdesk.services import audit_reconcile, rollup
 from cxdesk.services import cdr_staging as staging
-from cxdesk.services import rollup
 from cxdesk.services.actor import Actor
 from cxdesk.services.export_safety import safe_text
 from cxdesk.services.uow import unit_of_work
@@ -549,31 +550,50 @@ class _Import:
                 self._bad(line, f"callid {_show(callid)} {where} other values: {_differences(before, values)}")
 
     def _publish(self) -> None:
-        """The one step that makes the rows count: copy them into cdrs, audited, all or nothing."""
+        """Make the rows count: placeholders first, then the rows moved into cdrs slice by
+        slice (invisible, each a short transaction), then one tiny audited transaction that
+        flips the run to published: all or nothing for every reader."""
         state, result = self.state, self.result
+        self._create_placeholders()
+        with self.db.read_session() as s:
+            staging.redigest(s.connection(), state)
+        done = False
+        while not done:
+            with self._write() as conn:
+                staging.claim(conn, state, self.name)
+                done, moved = staging.move_slice(conn, state, COLUMNS)
+            staging.add_to_digest(state, moved)  # outside the write lock
         with unit_of_work(self.db, self.actor, self.comment) as uow:
-            rollup.hold_off(uow.session)
             conn = uow.session.connection()
             staging.claim(conn, state, self.name)
-            known = set(uow.session.scalars(select(Customer.id)))
-            for customer_id, currency in sorted(state.customers_new.items()):
-                if customer_id not in known:
-                    try:
-                        _create_placeholder(uow, customer_id, currency)
-                    except _RowError as exc:
-                        raise ConflictError(f"{self.name}: {exc}.") from None
-                    result.customers_created.append(customer_id)
-            if result.customers_created and self.db.is_postgres:
-                # placeholders took explicit ids: move the id sequence past them
-                conn.execute(text(
-                    "SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))"))
-            result.imported = staging.publish_rows(conn, state, COLUMNS)
+            found = staging.mark_published(conn, state)
+            result.imported = state.moved
             self._fill_result()
             if result.imported:
                 uow.record("POST", "cdrs", f"{result.imported} rows",
                            f"Imported CDRs from {self.name}: {result.sentence()}",
                            after={"file": self.name, "imported": result.imported,
-                                  "duplicates": result.duplicates, "bad_rows_skipped": result.bad_count})
+                                  "duplicates": result.duplicates, "bad_rows_skipped": result.bad_count,
+                                  audit_reconcile.DIGEST_KEY: found})
+
+    def _create_placeholders(self) -> None:
+        """The placeholder customers the rows need (before the rows: they refer to them)."""
+        new = self.state.customers_new
+        if not new:
+            return
+        with unit_of_work(self.db, self.actor, self.comment) as uow:
+            known = set(uow.session.scalars(select(Customer.id).where(Customer.id.in_(new))))
+            for customer_id, currency in sorted(new.items()):
+                if customer_id not in known:
+                    try:
+                        _create_placeholder(uow, customer_id, currency)
+                    except _RowError as exc:
+                        raise ConflictError(f"{self.name}: {exc}.") from None
+                    self.result.customers_created.append(customer_id)
+            if self.result.customers_created and self.db.is_postgres:
+                # placeholders took explicit ids: move the id sequence past them
+                uow.session.connection().execute(text(
+                    "SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))"))
 
     def _fill_result(self) -> None:
         result, state = self.result, self.state
@@ -584,13 +604,18 @@ class _Import:
     # -- housekeeping ------------------------------------------------------------------
     @contextlib.contextmanager
     def _write(self):
-        """A short write transaction (no audit entry: staged rows are not data yet)."""
+        """A short write transaction (no audit entry: staged and moved rows are not data yet);
+        a rollup waits until it ends (rollup.hold_off), as for every CDR writer."""
         with unit_of_work(self.db, self.actor, self.comment) as uow:
+            rollup.hold_off(uow.session)
             yield uow.session.connection()
 
     def _clear(self, run_id: int) -> None:
-        with self._write() as conn:
-            staging.drop(conn, run_id)
+        """Remove a run slice by slice (each a short transaction)."""
+        done = False
+        while not done:
+            with self._write() as conn:
+                done = staging.clear_slice(conn, run_id)
 
     def _clear_leftovers(self) -> None:
         with self.db.read_session() as s:

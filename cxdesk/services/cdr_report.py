@@ -26,6 +26,7 @@ from sqlalchemy import String, bindparam, func, select, text
 from cxdesk.db import Database
 from cxdesk.errors import Cancelled
 from cxdesk.models import Cdr, UTCDateTime
+from cxdesk.models.cdr_staging import VISIBLE_SQL, visible_cdrs
 from cxdesk.models.base import MONEY_SCALE
 from cxdesk.services.actor import Actor
 from cxdesk.services.cdr_import import COLUMNS
@@ -55,7 +56,7 @@ def report_sql(dialect: str) -> str:
     fields = [_TIME[dialect] if c == "dt" else _AMOUNT[dialect].format(c=c) if c in _MONEY else c
               for c in COLUMNS]
     return (f"SELECT {', '.join(fields)} FROM cdrs "
-            "WHERE customer_id = :customer_id AND dt >= :start AND dt < :end ORDER BY dt, id")
+            f"WHERE customer_id = :customer_id AND dt >= :start AND dt < :end AND {VISIBLE_SQL} ORDER BY dt, id")
 
 
 def _safe_rows(rows: Sequence[Sequence[Any]]) -> Iterable[tuple[Any, ...]]:
@@ -90,7 +91,7 @@ def write_cdr_report(
     with db.read_session() as session, atomic_file(path) as temp, \
             open(temp, "w", encoding="utf-8-sig", newline="") as handle:
         total = session.scalar(select(func.count()).where(
-            Cdr.customer_id == customer_id, Cdr.dt >= start, Cdr.dt < end))
+            Cdr.customer_id == customer_id, Cdr.dt >= start, Cdr.dt < end, visible_cdrs()))
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         # yield_per on the connection: a server-side cursor on PostgreSQL, CHUNK rows at a time

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from cxdesk.db import Database
 from cxdesk.errors import ConflictError, NotFound, ValidationError
 from cxdesk.models import INVOICE_SCHEDULES, STATUSES, Cdr, Customer, utcnow
+from cxdesk.models.cdr_staging import visible_cdrs
 from cxdesk.models.base import MONEY_MAX, MONEY_SCALE
 from cxdesk.services import party_checks
 from cxdesk.services.actor import Actor
@@ -278,8 +279,8 @@ def list_customers(session: Session, search: str = "", status: str | None = None
     term = (search or "").strip()
     if term:
         cond = func.lower(Customer.name).contains(term.lower(), autoescape=True)
-        if term.isdigit():
-            cond = cond | (Customer.id == int(term))
+        if (number := id_number(term)) is not None:
+            cond = cond | (Customer.id == number)
         stmt = stmt.where(cond)
     if status:
         stmt = stmt.where(Customer.status == _choice(status, STATUSES, "status", "Status"))
@@ -287,13 +288,19 @@ def list_customers(session: Session, search: str = "", status: str | None = None
     return [CustomerRow(*row) for row in session.execute(stmt)]
 
 
+def id_number(text: str) -> int | None:
+    """``text`` as a record id when it is one: ASCII digits (not "²" or "٣", which
+    str.isdigit accepts) that fit a database integer; else None."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 def find_customer(db: Database, ref: str) -> tuple[int, str]:
     """A customer by numeric id or exact name, as the command line names one: (id, name)."""
     ref = ref.strip()
     with db.read_session() as s:
         row = None
-        if ref.isdigit():
-            row = s.execute(select(Customer.id, Customer.name).where(Customer.id == int(ref))).first()
+        if (number := id_number(ref)) is not None:
+            row = s.execute(select(Customer.id, Customer.name).where(Customer.id == number)).first()
         if row is None:
             row = s.execute(select(Customer.id, Customer.name).where(Customer.name == ref)).first()
     if row is None:
@@ -363,6 +370,7 @@ def header_figures(session: Session, customer_id: int, now: dt.datetime | None =
             Cdr.dt > now - PEAK_WINDOW - MAX_CALL,
             Cdr.dt <= now,
             Cdr.duration > 0,
+            visible_cdrs(),
         )
     ).all()
     in_use, peak, peak_at = channel_usage([(row[0], row[1]) for row in calls], now)

@@ -64,6 +64,7 @@ from sqlalchemy.orm import Session
 from cxdesk.db import Database
 from cxdesk.errors import ConflictError, NotFound, ValidationError
 from cxdesk.models import Cdr, Customer, Invoice, InvoiceCounter, InvoiceLine, utcnow
+from cxdesk.models.cdr_staging import visible_cdrs
 from cxdesk.models.base import MONEY_SCALE
 from cxdesk.models.invoices import CreditNote
 from cxdesk.services import options, party_checks, rollup
@@ -468,7 +469,7 @@ def _destination_lines(session: Session, customer_id: int, start: dt.datetime, e
         select(Cdr.customer_card_dest_code, Cdr.customer_card_dest_name,
                func.sum(case((Cdr.duration > 0, 1), else_=0)), func.sum(Cdr.customer_duration),
                func.sum(Cdr.customer_charge))
-        .where(Cdr.customer_id == customer_id, Cdr.dt >= start, Cdr.dt < end)
+        .where(Cdr.customer_id == customer_id, Cdr.dt >= start, Cdr.dt < end, visible_cdrs())
         .group_by(Cdr.customer_card_dest_code, Cdr.customer_card_dest_name)
     ).all()
     out = []

@@ -11,6 +11,11 @@ write transaction is BEGIN IMMEDIATE), so two rollups never count a CDR twice. C
 come from a sequence on PostgreSQL, so a CDR writer that is still open may hold ids below
 ones already committed: every CDR writer calls :func:`hold_off` first, which makes a
 rollup wait until that writer has finished and its ids are visible.
+
+A CDR import moves its rows into ``cdrs`` in slices before it publishes them
+(:mod:`cxdesk.services.cdr_staging`): the watermark never passes below the lowest id of a
+run not published yet, so its rows are rolled up once it has published (CDRs after that id
+wait with them). Every row up to the watermark is therefore visible.
 """
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from cxdesk.db import Database
-from cxdesk.models import Cdr, RollupState, utcnow
+from cxdesk.models import Cdr, RollupState, cdr_import_runs, utcnow
+from cxdesk.models.cdr_staging import PUBLISHED
 from cxdesk.services.actor import Actor
 from cxdesk.services.uow import unit_of_work
 
@@ -65,6 +71,13 @@ def hold_off(session: Session) -> None:
     session.execute(select(RollupState.id).where(RollupState.id == STATE_ID).with_for_update(read=True))
 
 
+def _lowest_unpublished(session: Session) -> int | None:
+    """The lowest CDR id of an import run not published yet (one index probe per run)."""
+    hidden = session.scalars(select(cdr_import_runs.c.id).where(cdr_import_runs.c.published != PUBLISHED))
+    lowest = [session.scalar(select(func.min(Cdr.id)).where(Cdr.import_run_id == run)) for run in hidden.all()]
+    return min((i for i in lowest if i is not None), default=None)
+
+
 def run(db: Database, actor: Actor | None = None, comment: str = "") -> RollupResult:
     """Roll up the CDRs added since the last run; audited only when something was."""
     with unit_of_work(db, actor or SYSTEM, comment) as uow:
@@ -72,7 +85,9 @@ def run(db: Database, actor: Actor | None = None, comment: str = "") -> RollupRe
         low = session.execute(
             select(RollupState.last_cdr_id).where(RollupState.id == STATE_ID).with_for_update()
         ).scalar_one()
-        high, count = session.execute(select(func.max(Cdr.id), func.count()).where(Cdr.id > low)).one()
+        unpublished = _lowest_unpublished(session)
+        scope = [Cdr.id > low] + ([] if unpublished is None else [Cdr.id < unpublished])
+        high, count = session.execute(select(func.max(Cdr.id), func.count()).where(*scope)).one()
         if not count:
             return RollupResult(0, 0, low)
         upserted = uow.bulk_execute(

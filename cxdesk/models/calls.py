@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cxdesk.models.base import Base, Exact, UTCDateTime
@@ -64,3 +64,6 @@ class RollupState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     last_cdr_id: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: JSON {import run id: watermark}: imports whose rows up to that CDR id the rollup passed
+    #: over while they were unpublished; added once the import is published (migration 0006)
+    passed_runs: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")

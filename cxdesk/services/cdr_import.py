@@ -564,6 +564,7 @@ class _Import:
                 done, moved = staging.move_slice(conn, state, COLUMNS)
             staging.add_to_digest(state, moved)  # outside the write lock
         with unit_of_work(self.db, self.actor, self.comment) as uow:
+            rollup.hold_off(uow.session)  # a rollup sees the run either hidden or published, never both
             conn = uow.session.connection()
             staging.claim(conn, state, self.name)
             found = staging.mark_published(conn, state)

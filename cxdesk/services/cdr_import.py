@@ -539,7 +539,13 @@ class _Import:
         for line, row in self.pending:
             callid, values = row[_CALLID], row[:_CALLID] + row[_CALLID + 1:]
             if callid in imported:
-                before, where = imported[callid], "was imported before with"
+                *before, unfinished = imported[callid]
+                if unfinished:  # counting it as imported would lose it if that import is given up
+                    raise ConflictError(
+                        f"callid {_show(callid)} on line {line} of {self.name} is also in another import that has "
+                        "not finished (it is running, or was interrupted); let it finish or import its file "
+                        "again to complete it, then import this file again.")
+                before, where = tuple(before), "was imported before with"
             elif staged.get(callid, (line,))[-1] != line:
                 before, where = staged[callid][:-1], f"is on line {staged[callid][-1]} with"
             else:

@@ -39,7 +39,7 @@ from sqlalchemy import delete, or_, select, text
 
 from cxdesk.errors import ConflictError
 from cxdesk.models import utcnow
-from cxdesk.models.cdr_staging import ABANDONED, MOVING, PUBLISHED
+from cxdesk.models.cdr_staging import ABANDONED, MOVING, PUBLISHED, VISIBLE_SQL
 from cxdesk.models.cdr_staging import cdr_import_rows as rows
 from cxdesk.models.cdr_staging import cdr_import_runs as runs
 from cxdesk.services import audit_reconcile
@@ -111,11 +111,12 @@ def save_marker(conn, run: Run) -> None:
 
 
 def lookup(conn, columns: Sequence[str], callids: Iterable[str], run: Run | None = None) -> dict:
-    """callid -> the stored values of ``columns`` of the given callids in cdrs, or in the
-    run's staged rows (then followed by the line)."""
+    """callid -> the stored values of ``columns`` of the given callids in cdrs (then followed
+    by 1 when the row belongs to an import not published yet, else 0), or in the run's
+    staged rows (then followed by the line)."""
     callids, mark, names = list(callids), _mark(conn), ", ".join(columns)
     if run is None:
-        head, scope = f"SELECT callid, {names} FROM cdrs WHERE ", ()
+        head, scope = f"SELECT callid, {names}, CASE WHEN {VISIBLE_SQL} THEN 0 ELSE 1 END FROM cdrs WHERE ", ()
     else:
         head, scope = f"SELECT callid, {names}, line FROM {rows.name} WHERE run_id = {mark} AND ", (run.id,)
     out = {}

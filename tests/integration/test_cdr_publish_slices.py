@@ -423,3 +423,23 @@ def test_a_downgrade_waits_for_the_rollup_to_add_a_published_import_it_had_passe
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0005")
         assert conn.execute(text("SELECT count(*) FROM cdrs")).scalar() == 3 * LIMIT
+
+
+def test_a_callid_of_an_unfinished_import_is_refused_not_counted_as_imported(db, admin, make_customer, tmp_path,
+                                                                             monkeypatch):
+    """Counting it as already imported would lose the call if the unfinished import were given up."""
+    from cxdesk.errors import ConflictError
+
+    cid = make_customer(db)
+    first, total = cdr_file(tmp_path / "a.csv", cid, 3 * LIMIT, "b")
+    _interrupted_import(db, admin, first, monkeypatch)  # b-0 ... were moved, unpublished
+    overlapping, _ = cdr_file(tmp_path / "overlap.csv", cid, 5, "b")
+    with pytest.raises(ConflictError, match=r"callid 'b-0' on line 2 of overlap.csv is also in another import "
+                                            r"that has not finished"):
+        cdr_import.import_cdrs(db, admin, overlapping)
+    assert visible(db) == (0, Decimal(0))
+    assert cdr_import.import_cdrs(db, admin, first).imported == 3 * LIMIT  # the first one completed
+    again = cdr_import.import_cdrs(db, admin, overlapping)
+    assert (again.imported, again.duplicates) == (0, 5)
+    assert visible(db) == (3 * LIMIT, total)
+    assert audit_reconcile.reconcile_database(db).ok

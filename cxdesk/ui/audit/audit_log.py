@@ -31,17 +31,28 @@ from cxdesk.services.changes import ChangeSet
 from cxdesk.ui.audit.diff_dialog import DiffDialog
 from cxdesk.ui.kit import dialogs, fmt
 from cxdesk.ui.kit.panel import Panel
-from cxdesk.ui.kit.tables import ROW_ROLE, DataTableView, fit_columns
+from cxdesk.ui.kit.tables import CELL, ROW_ROLE, DataTableView, fit_columns
 from cxdesk.ui.kit.window import DataWindow
 
 #: (key, header); "data" is the View Difference link, "comment" shows with the option on
 COLUMNS = [(k, h) for k, h in audit_log.HEADERS.items() if k != "comment"] + [
     ("data", "Data"), ("comment", audit_log.HEADERS["comment"])]
 VIEW_DIFFERENCE = "View Difference"
+_TEXT_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole})
+#: the roles AuditLogModel answers
+_ROLES = _TEXT_ROLES | {Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole,
+                        ROW_ROLE}
 
 
 def _stamp(row: AuditRow) -> str:
     return row.created_at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _text(row: AuditRow, key: str):
+    """What a cell shows."""
+    if key == "data":
+        return VIEW_DIFFERENCE if row.has_data else ""
+    return _stamp(row) if key == "created_at" else getattr(row, key)
 
 
 def _comment_shown(session) -> bool:
@@ -143,12 +154,17 @@ class AuditLogModel(QAbstractTableModel):
         if page.generation != self._generation:
             return
         if not page.newer:
-            self.beginResetModel()
+            rows = list(page.rows)
+            # the page shown again (a reload that found no change): no reset, nothing repainted
+            same = (page.query, page.show_comment, rows) == (self.shown_query, self.show_comment, self._rows)
+            if not same:
+                self.beginResetModel()
             self.shown_query, self.show_comment = page.query, page.show_comment
             self.columns = COLUMNS if page.show_comment else COLUMNS[:-1]
-            self._rows, self._more = list(page.rows), len(page.rows) == self.PAGE
+            self._rows, self._more = rows, len(rows) == self.PAGE
             self._shown_generation = page.generation
-            self.endResetModel()
+            if not same:
+                self.endResetModel()
             self.page_shown.emit()
             return
         if not self._rows:
@@ -226,14 +242,14 @@ class AuditLogModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self._rows)) \
-                or not (0 <= index.column() < len(self.columns)):
+        if role not in _ROLES or not index.isValid():
+            return None  # a painting view asks for about ten roles per cell: the others go first
+        r, c = index.row(), index.column()
+        if not (0 <= r < len(self._rows)) or not (0 <= c < len(self.columns)):
             return None
-        row, key = self._rows[index.row()], self.columns[index.column()][0]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            if key == "data":
-                return VIEW_DIFFERENCE if row.has_data else ""
-            return _stamp(row) if key == "created_at" else getattr(row, key)
+        row, key = self._rows[r], self.columns[c][0]
+        if role in _TEXT_ROLES:
+            return _text(row, key)
         if role == Qt.ItemDataRole.ToolTipRole:
             if key == "data" and row.has_data:
                 return f"Compare the record before and after entry {row.id}"
@@ -252,6 +268,11 @@ class AuditLogModel(QAbstractTableModel):
             return row
         return None
 
+    def texts_for_fit(self, column: int, rows: list[int]) -> list[str]:
+        """What these rows show in ``column`` (kit.column_fit; the link's underline is as wide)."""
+        key = self.columns[column][0]
+        return [_text(self._rows[r], key) or "" for r in rows]
+
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation != Qt.Orientation.Horizontal or not (0 <= section < len(self.columns)):
@@ -266,9 +287,7 @@ class AuditLogModel(QAbstractTableModel):
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return CELL if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not (0 <= column < len(self.columns)) or self.key(column) == "data":

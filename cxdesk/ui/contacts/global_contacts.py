@@ -27,6 +27,12 @@ from cxdesk.ui.kit.tables import ROW_ROLE, SORT_ROLE, DataTableView, fit_columns
 from cxdesk.ui.kit.window import DataWindow
 
 SEARCH_DELAY_MS = 150
+_TEXT_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole})
+_ROLES = _TEXT_ROLES | {SORT_ROLE, ROW_ROLE}
+
+
+def _text(col, row) -> str:
+    return col.text(row) if col.text else str(col.value(row) or "")
 
 
 class GlobalContactsModel(QAbstractTableModel):
@@ -90,10 +96,14 @@ class GlobalContactsModel(QAbstractTableModel):
         generation, query, total, rows = data
         if generation != self._generation:
             return False
-        self.beginResetModel()
-        self.total, self._rows, self._shown = total, list(rows), query
+        rows = list(rows)
+        same = (total, rows, query) == (self.total, self._rows, self._shown)  # a reload that found no change
+        if not same:
+            self.beginResetModel()
+        self.total, self._rows, self._shown = total, rows, query
         self._loading = False
-        self.endResetModel()
+        if not same:
+            self.endResetModel()
         return True
 
     def set_search(self, text: str) -> None:
@@ -153,16 +163,21 @@ class GlobalContactsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
+        if role not in _ROLES or not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None  # a painting view asks for about ten roles per cell: the others go first
         row, col = self._rows[index.row()], self.columns[index.column()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return col.text(row) if col.text else str(col.value(row) or "")
+        if role in _TEXT_ROLES:
+            return _text(col, row)
         if role == SORT_ROLE:
             return col.value(row)
         if role == ROW_ROLE:
             return row
         return None
+
+    def texts_for_fit(self, column: int, rows: list[int]) -> list[str]:
+        """What these rows show in ``column`` (kit.column_fit)."""
+        col = self.columns[column]
+        return [_text(col, self._rows[r]) for r in rows]
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:

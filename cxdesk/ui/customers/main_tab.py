@@ -94,7 +94,9 @@ class HeaderPanel(Panel):
         self.currency = h.currency
         v = self.values
         v["Status"].setText(h.status)
-        v["Status"].setStyleSheet(f"font-size: 15px; font-weight: 600; color: {STATUS_COLOURS.get(h.status, '#000')}")
+        style = f"font-size: 15px; font-weight: 600; color: {STATUS_COLOURS.get(h.status, '#000')}"
+        if v["Status"].styleSheet() != style:  # a new style sheet polishes and lays out the label again
+            v["Status"].setStyleSheet(style)
         v["Balance"].setText(fmt.money(h.balance, h.currency))
         v["Debit Limit"].setText(fmt.money(h.debit_limit, h.currency))
         v["Available"].setText(fmt.money(h.available, h.currency))

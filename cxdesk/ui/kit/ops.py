@@ -24,6 +24,7 @@ One policy for all of them:
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -37,6 +38,33 @@ from cxdesk.errors import Cancelled, UserError, ValidationError
 
 log = logging.getLogger(__name__)
 SHOW_PROGRESS_AFTER_MS = 500
+#: seconds a thread runs Python before it must let another have the GIL, while background work
+#: runs (Python's default is 5 ms). A painting view calls the model's data() from Qt hundreds of
+#: times, each time waiting for the GIL: with a worker busy in Python, every call could wait
+#: the whole interval, so painting a table took several times its CPU time.
+BUSY_SWITCH_INTERVAL = 0.0005
+
+
+class _BusySwitchInterval:
+    """Shortens sys.setswitchinterval while any operation runs (of any Ops), restores it after."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.saved = sys.getswitchinterval()
+
+    def enter(self) -> None:
+        if self.running == 0:
+            self.saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(self.saved, BUSY_SWITCH_INTERVAL))
+        self.running += 1
+
+    def leave(self) -> None:
+        self.running = max(self.running - 1, 0)
+        if self.running == 0:
+            sys.setswitchinterval(self.saved)
+
+
+_switch_interval = _BusySwitchInterval()
 
 
 class CommentNeeded(ValidationError):
@@ -79,6 +107,21 @@ class _Signals(QObject):
     failed = Signal(object, str)
     progress = Signal(int, int, str)
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: set once the worker no longer touches this object (it has returned from its last emit)
+        self.released = threading.Event()
+
+
+def _delete_when_released(signals: _Signals) -> None:
+    """Delete a finished operation's signals object once its worker is done with it: the GUI
+    thread can receive the result while the worker is still inside ``emit()``, and deleting
+    the object then crashed the worker."""
+    if signals.released.is_set():
+        signals.deleteLater()
+    else:
+        QTimer.singleShot(1, lambda: _delete_when_released(signals))
+
 
 class _Runnable(QRunnable):
     def __init__(self, call: Callable[[], Any], signals: _Signals) -> None:
@@ -93,6 +136,8 @@ class _Runnable(QRunnable):
             self.signals.failed.emit(exc, traceback.format_exc())
         else:
             self.signals.done.emit(result)
+        finally:
+            self.signals.released.set()
 
 
 def alive(widget: QObject | None) -> bool:
@@ -279,6 +324,7 @@ class Ops(QObject):
             generation = self._generation[gkey] = self._generation.get(gkey, 0) + 1
         signals = _Signals()
         self._live.add(signals)
+        _switch_interval.enter()
         job = Job(self._db, self.actor, signals)
         self._jobs.add(job)
 
@@ -318,9 +364,11 @@ class Ops(QObject):
                 dialog.reset()
                 dialog.hide()
                 dialog.deleteLater()
-            self._live.discard(signals)
+            if signals in self._live:
+                self._live.discard(signals)
+                _switch_interval.leave()
             self._jobs.discard(job)
-            signals.deleteLater()
+            _delete_when_released(signals)
 
         def done(result: Any) -> None:
             finish()
@@ -358,6 +406,7 @@ class Ops(QObject):
                 latest[:] = [(done_, total, text)]
 
         if self.inline:
+            signals.released.set()  # the inline worker never emits
             return self._run_inline(fn, job, done, failed)
         signals.done.connect(done, Qt.ConnectionType.QueuedConnection)
         signals.failed.connect(failed, Qt.ConnectionType.QueuedConnection)

@@ -24,11 +24,19 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from cxdesk.services.export_safety import safe_text  # the one guard of every export
+from cxdesk.ui.kit.column_fit import FIT_SAMPLE_ROWS, column_size_hint
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+#: the flags of a cell, made once (a view asks for them for every cell it paints)
+CELL = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+CHECKABLE_CELL = CELL | Qt.ItemFlag.ItemIsUserCheckable
+_DISPLAY, _ACCESSIBLE = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole
+#: the roles ColumnsTableModel answers; a view asks for about ten per cell as it paints
+_ROLES = frozenset({_DISPLAY, _ACCESSIBLE, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole,
+                    Qt.ItemDataRole.CheckStateRole, SORT_ROLE, ROW_ROLE})
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,14 @@ class ColumnsTableModel(QAbstractTableModel):
 
     # -- data ---------------------------------------------------------------
     def set_rows(self, rows: Sequence[Any]) -> None:
+        """Show these rows. A reload that found the rows shown (F5, a change elsewhere) changes
+        nothing on screen: no reset, so no repaint and the selection and scroll stay."""
+        rows = list(rows)
+        if rows == self._rows:
+            self._rows = rows
+            return
         self.beginResetModel()
-        self._rows = list(rows)
+        self._rows = rows
         self.endResetModel()
 
     def rows(self) -> list[Any]:
@@ -66,17 +80,12 @@ class ColumnsTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+        if role not in _ROLES or not index.isValid() or not (0 <= index.row() < len(self._rows)):
             return None
         row = self._rows[index.row()]
         col = self.columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col.checkable:
-                return None
-            value = col.value(row)
-            if col.text is not None:
-                return col.text(row)
-            return "" if value is None else str(value)
+        if role == _DISPLAY or role == _ACCESSIBLE:
+            return None if col.checkable else _text(col, row)
         if role == SORT_ROLE:
             value = col.value(row)
             return value if isinstance(value, (int, float, str)) or value is None else _sortable(value)
@@ -88,9 +97,12 @@ class ColumnsTableModel(QAbstractTableModel):
             return col.tooltip(row)
         if role == Qt.ItemDataRole.CheckStateRole and col.checkable:
             return Qt.CheckState.Checked if col.value(row) else Qt.CheckState.Unchecked
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return self.data(index, Qt.ItemDataRole.DisplayRole)
         return None
+
+    def texts_for_fit(self, column: int, rows: Sequence[int]) -> list[str] | None:
+        """What these rows show in ``column`` (column_fit); None for a tick box column."""
+        col = self.columns[column]
+        return None if col.checkable else [_text(col, self._rows[r]) for r in rows]
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
@@ -105,10 +117,14 @@ class ColumnsTableModel(QAbstractTableModel):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if self.columns[index.column()].checkable:
-            flags |= Qt.ItemFlag.ItemIsUserCheckable
-        return flags
+        return CHECKABLE_CELL if self.columns[index.column()].checkable else CELL
+
+
+def _text(col: Column, row: Any) -> str:
+    if col.text is not None:
+        return col.text(row)
+    value = col.value(row)
+    return "" if value is None else str(value)
 
 
 def _sortable(value: Any) -> Any:
@@ -181,6 +197,7 @@ class DataTableView(QTableView):
         self.settings = settings
         self.setSortingEnabled(True)
         self.setAlternatingRowColors(True)
+        self.setWordWrap(False)  # one line a row (elided), laid out faster as it paints
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().setVisible(False)
@@ -205,6 +222,18 @@ class DataTableView(QTableView):
         super().resizeEvent(event)
         spread_free_width(self)
 
+    def reset(self) -> None:
+        """After a model reset, lay the rows out now rather than at the next paint: a scroll
+        bar that comes or goes with the new rows then does so before the view is painted,
+        not after it (which painted the whole view a second time, one bar narrower)."""
+        super().reset()
+        self.executeDelayedItemsLayout()
+
+    def sizeHintForColumn(self, column: int) -> int:  # noqa: N802 - Qt's name
+        """Fitting a column measures a sample of its texts (column_fit), not every cell."""
+        hint = column_size_hint(self, column)
+        return super().sizeHintForColumn(column) if hint is None else hint
+
     def _resized_by_hand(self, _section: int, _old: int, _new: int) -> None:
         if self.horizontalHeader().underMouse():  # dragged by the user, not by fit_columns
             self.user_layout = True
@@ -228,6 +257,7 @@ class DataTableView(QTableView):
         """Size columns to their content the first time there are rows (no saved layout)."""
         if getattr(self, "_fitted", False) or self.model() is None or self.model().rowCount() == 0:
             return
+        self.horizontalHeader().setResizeContentsPrecision(FIT_SAMPLE_ROWS)
         self.resizeColumnsToContents()
         header = self.horizontalHeader()
         for col in range(header.count()):
@@ -250,14 +280,15 @@ def fit_columns(view: QTableView, *, wide: Sequence[int] = (), narrow: Sequence[
                 max_width: int = 320) -> None:
     """Fit the columns to the data just shown, unless the user has laid them out (a saved
     header state, or a column resized by hand since): each column as wide as its content
-    (at most ``max_width``), ``narrow`` columns as wide as their header or content only, and
-    the space left over to the ``wide`` columns (e.g. a message), so nothing is cut that
-    need not be."""
+    (at most ``max_width``; measured on a sample of rows, column_fit), ``narrow`` columns as
+    wide as their header or content only, and the space left over to the ``wide`` columns
+    (e.g. a message), so nothing is cut that need not be."""
     model = view.model()
     if model is None or model.rowCount() == 0 or getattr(view, "user_layout", False):
         return
     header = view.horizontalHeader()
     header.setStretchLastSection(False)
+    header.setResizeContentsPrecision(FIT_SAMPLE_ROWS)  # a sample of the rows, not a thousand
     view.resizeColumnsToContents()
     total = 0
     for col in range(header.count()):
@@ -272,6 +303,7 @@ def fit_columns(view: QTableView, *, wide: Sequence[int] = (), narrow: Sequence[
         spread_free_width(view)
     elif view.viewport().width() > total:
         header.setStretchLastSection(True)
+    view.updateGeometries()  # a scroll bar the new widths need comes before the paint, not after it
 
 
 def spread_free_width(view: QTableView) -> None:

@@ -31,7 +31,10 @@ class SummaryChart(QWidget):
         self.setAccessibleName("Calls and charge chart")
 
     def set_rows(self, rows: Sequence[summary.SummaryRow], currency: str = "") -> None:
-        self.rows = sorted(rows, key=lambda r: r.period_start)
+        ordered = sorted(rows, key=lambda r: r.period_start)
+        if ordered == self.rows and currency == self.currency:
+            return  # a reload that found what is drawn: nothing to repaint
+        self.rows = ordered
         self.currency = currency
         self.setToolTip(f"{len(self.rows)} periods: grey bars attempts and blue bars connected calls "
                         f"(left axis), orange line the customer's charge (right axis)")

@@ -20,10 +20,14 @@ from PySide6.QtGui import QFont
 from cxdesk.services import summary
 from cxdesk.services.table import Table
 from cxdesk.ui.kit import fmt
+from cxdesk.ui.kit.tables import CELL, CHECKABLE_CELL
 
 ACTION_HEADER = "Action"
 RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+#: the roles SummaryModel answers; a painting view asks for about ten per cell
+_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole,
+                    Qt.ItemDataRole.FontRole, Qt.ItemDataRole.CheckStateRole})
 
 
 def action_text(row: summary.SummaryRow) -> str:
@@ -50,12 +54,18 @@ class SummaryModel(QAbstractTableModel):
         self.checked: set[dt.datetime] = set()
         #: (column, descending) once a header was clicked; None: time order
         self.sort_by: tuple[int, bool] | None = None
+        self._texts: dict[int, list[str]] = {}  # column -> its cells' text, made when first shown
+        self._action = self.table.column_count  # the Action column
+        self._align = [LEFT] * self._action  # each table column's alignment
 
     # -- loading and sorting ----------------------------------------------------------
     def set_rows(self, rows: Sequence[summary.SummaryRow], period: str, currency: str,
                  customer_id: int | None = None) -> None:
         """Show these rows. Ticks are kept for the periods still shown, as long as the
-        customer and the period kind stay the same (a ticked day is not a ticked week)."""
+        customer and the period kind stay the same (a ticked day is not a ticked week).
+        The rows shown again (a reload that found no change) change nothing: no reset."""
+        if (list(rows), period, currency, customer_id) == (self.rows, self.period, self.currency, self.customer_id):
+            return
         self.beginResetModel()
         if customer_id != self.customer_id or period != self.period:
             self.checked.clear()
@@ -67,6 +77,9 @@ class SummaryModel(QAbstractTableModel):
     def _apply_sort(self) -> None:
         """Table and row order for the current sort (time order until a header is clicked)."""
         full = summary.summary_table(self.rows, self.currency, self.period)
+        self._texts = {}
+        self._action = full.column_count
+        self._align = [RIGHT if c.numeric else LEFT for c in full.columns]
         if self.sort_by is None or not self.rows:
             self.table, self.order = full, list(range(len(self.rows)))
             return
@@ -121,16 +134,31 @@ class SummaryModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else self.table.column_count + 1
 
+    def column_texts(self, col: int) -> list[str]:
+        """Every cell's text of a table column, formatted in one go the first time it is shown."""
+        texts = self._texts.get(col)
+        if texts is None:
+            texts = self._texts[col] = self.table.texts(col, 0, self.table.row_count, grouping=True)
+        return texts
+
+    def texts_for_fit(self, column: int, rows: list[int]) -> list[str] | None:
+        """What these rows show in a table column (kit.column_fit); None for the Action column
+        (tick boxes) and for dates of partial periods (italic)."""
+        if column >= self.action_column or (column == 0 and any(self.summary_row(r).partial for r in rows)):
+            return None
+        texts = self.column_texts(column)
+        return [texts[r] for r in rows]
+
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():
             return None
         row, col = index.row(), index.column()
-        if col == self.action_column:
+        if col == self._action:
             return self._action_data(self.summary_row(row), role)
         if role == Qt.ItemDataRole.DisplayRole:
-            return self.table.texts(col, row, row + 1, grouping=True)[0]
+            return self.column_texts(col)[row]
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return RIGHT if self.table.columns[col].numeric else LEFT
+            return self._align[col]
         if col == 0 and role == Qt.ItemDataRole.ToolTipRole:
             r = self.summary_row(row)
             text = f"{fmt.utc(r.period_start)} to {fmt.utc(r.period_end)} (end exclusive)"
@@ -168,10 +196,9 @@ class SummaryModel(QAbstractTableModel):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if index.column() == self.action_column and self.invoiceable and not self.summary_row(index.row()).invoices:
-            flags |= Qt.ItemFlag.ItemIsUserCheckable
-        return flags
+        if index.column() == self._action and self.invoiceable and not self.summary_row(index.row()).invoices:
+            return CHECKABLE_CELL
+        return CELL
 
     def setData(self, index: QModelIndex | QPersistentModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if not index.isValid() or index.column() != self.action_column or role != Qt.ItemDataRole.CheckStateRole:

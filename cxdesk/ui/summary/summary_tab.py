@@ -37,6 +37,7 @@ from cxdesk.ui.kit import dialogs, fmt
 from cxdesk.ui.kit.context import AppContext
 from cxdesk.ui.kit.ops import Job
 from cxdesk.ui.kit.panel import Panel
+from cxdesk.ui.kit.column_fit import column_size_hint
 from cxdesk.ui.kit.tables import fit_columns
 from cxdesk.ui.summary.chart import SummaryChart
 from cxdesk.ui.summary.frozen import FrozenColumns, FrozenTableView
@@ -98,6 +99,11 @@ class SummaryView(FrozenTableView):
     def _resized(self, *_args) -> None:
         if self.horizontalHeader().underMouse():  # dragged by the user, not by fit_columns
             self.user_layout = True
+
+    def sizeHintForColumn(self, column: int) -> int:  # noqa: N802 - Qt's name
+        """Fitting a column measures its texts (kit.column_fit), not every cell's delegate."""
+        hint = column_size_hint(self, column)
+        return super().sizeHintForColumn(column) if hint is None else hint
 
     def freeze(self) -> None:
         """Date and Action (moved beside it) stay at the left edge; call after a reset."""

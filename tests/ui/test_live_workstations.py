@@ -10,6 +10,7 @@ import pytest
 
 from cxdesk.models import Customer
 from cxdesk.services.demo import load_demo
+from cxdesk.ui.kit import fmt
 from cxdesk.ui.main_window import MainWindow
 
 
@@ -51,9 +52,8 @@ def test_another_workstations_changes_appear_by_themselves(live_window, db, run_
     done = run_cli("customer", "adjust", str(cid), "77.25", "--reason", "Paid at the other desk", db_url=url)
     assert done.returncode == 0, done.stderr
     with db.read_session() as s:
-        balance = s.get(Customer, cid).credit
-    qtbot.waitUntil(lambda: header.values["Balance"].text().replace(",", "").startswith(f"{balance:.2f}"),
-                    timeout=5000)
+        balance, currency = s.get(Customer, cid).credit, s.get(Customer, cid).currency
+    qtbot.waitUntil(lambda: header.values["Balance"].text() == fmt.money(balance, currency), timeout=5000)
     assert balance > Decimal("0")
 
 

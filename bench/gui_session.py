@@ -72,10 +72,9 @@ def session_steps(window):
         steps.append((f"select customer {row + 1}", lambda r=row: window.customers.view.selectRow(r)))
     for i in range(window.tabs.count()):
         steps.append((f"tab {window.tabs.tabText(i)}", lambda i=i: window.tabs.setCurrentIndex(i)))
-    summary = next(window.tabs.widget(i) for i in range(window.tabs.count()) if window.tabs.tabText(i) == "Summary")
     steps.append(("tab Summary", lambda: window.show_customer_tab("Summary")))
-    for k in range(summary.period.count()):
-        steps.append((f"summary {summary.period.itemText(k)}", lambda k=k: summary.period.setCurrentIndex(k)))
+    for k in range(4):  # the Summary's periods (24 h, daily, weekly, monthly); the tab is built when first shown
+        steps.append((f"summary period {k + 1}", lambda k=k: window.customer_tab("Summary").period.setCurrentIndex(k)))
     steps.append(("open Audit Log", window.open_audit_log))
 
     def search_audit():

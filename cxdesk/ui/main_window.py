@@ -1,7 +1,8 @@
 """The main window: customers on the left, the selected customer's tabs on the right.
 
-Selecting a customer hands its id to every tab; only the tab on screen loads (the others
-are stale until shown). Changes, this window's own and other workstations', reach the
+Selecting a customer hands its id to every tab built so far; only the tab on screen loads
+(the others are stale until shown). A tab is built when first shown (``customer_tab(title)``
+builds one on demand). Changes, this window's own and other workstations', reach the
 views through ctx.changes; F5 rolls up new CDRs and marks every view stale once."""
 from __future__ import annotations
 
@@ -11,17 +12,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QSplitter,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from cxdesk.services.changes import ChangeSet
+from cxdesk.ui.customer_tabs import CustomerTabs
 from cxdesk.ui.customers.customer_list import CustomerList
 from cxdesk.ui.kit import dialogs
 from cxdesk.ui.kit.context import AppContext
 
 ROLLUP_EVERY_MS = 60 * 60 * 1000
+PREFETCH_AFTER_MS = 500  # after the first paint: the other tabs' modules load in the background
 
 
 class MainWindow(QMainWindow):
@@ -31,13 +33,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("cxdesk")
         self.setObjectName("MainWindow")
         self.customers = CustomerList(ctx, self)
-        self.tabs = QTabWidget()
-        self.tabs.setAccessibleName("Customer tabs")
-        self.customer_tabs: list[QWidget] = []
-        for title, factory in customer_tab_factories(ctx):
-            widget = factory(ctx, self)
-            self.customer_tabs.append(widget)
-            self.tabs.addTab(widget, title)
+        self.tabs = CustomerTabs(ctx)  # each tab built when first shown
         self.placeholder = QLabel("Select a customer on the left, or create one with New customer (Ctrl+N).")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         right = QWidget()
@@ -57,6 +53,7 @@ class MainWindow(QMainWindow):
         self.customers.new_button.clicked.connect(self.new_customer)
         ctx.changes.connection.connect(self._connection_changed)
         self._windows: dict[str, QWidget] = {}
+        self._prefetched = False
         self._restore()
         last = ctx.settings.value("main/current_customer", 0, type=int)
         if last:
@@ -141,10 +138,16 @@ class MainWindow(QMainWindow):
         s.setValue("main/splitter", self.splitter.saveState())
         self.customers.view.save_state()
         self.ctx.settings.setValue("main/current_customer", self.current_customer_id() or 0)
-        for tab in self.customer_tabs:
+        for tab in self.tabs.built():
             if hasattr(tab, "save_state"):
                 tab.save_state()
         s.sync()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._prefetched:
+            self._prefetched = True
+            QTimer.singleShot(PREFETCH_AFTER_MS, self.tabs, self.tabs.prefetch)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
@@ -158,21 +161,23 @@ class MainWindow(QMainWindow):
 
     def _customer_selected(self) -> None:
         cid = self.current_customer_id()
-        for tab in self.customer_tabs:  # hidden tabs only note it; the shown one loads
-            tab.set_customer(cid)
+        self.tabs.set_customer(cid)  # hidden tabs only note it; the shown one loads
         self.tabs.setVisible(cid is not None)
         self.placeholder.setVisible(cid is None)
 
+    def customer_tab(self, title: str) -> QWidget:
+        """The customer tab titled ``title`` (built now if it was not yet); KeyError if there is none."""
+        return self.tabs.panel(title)
+
     def show_customer_tab(self, title: str) -> bool:
-        for i in range(self.tabs.count()):
-            if self.tabs.tabText(i) == title:
-                self.tabs.setCurrentIndex(i)
-                return True
-        return False
+        if title not in self.tabs.titles():
+            return False
+        self.tabs.setCurrentIndex(self.tabs.titles().index(title))
+        return True
 
     def find_customer(self) -> None:
         """Ctrl+F: the search box of the customer tab being worked in, else the customer search."""
-        tab = self.tabs.currentWidget()
+        tab = self.tabs.current_panel()
         box = getattr(tab, "search", None) or getattr(tab, "filter", None)
         focus = self.focusWidget()
         if box is not None and focus is not None and self.tabs.isAncestorOf(focus):
@@ -227,7 +232,7 @@ class MainWindow(QMainWindow):
 
     def refresh_data(self) -> None:
         """F5 and the hourly timer: roll up new CDRs, apply due scheduled changes, then every
-        view reloads once (the shown ones now, the others when shown)."""
+        view reloads once (the shown ones one per event-loop turn, the others when shown)."""
         from cxdesk.services import rollup
 
         def everything(_result) -> None:
@@ -258,16 +263,3 @@ class MainWindow(QMainWindow):
             return
         sign_out_flow(self.ctx.ops, self.ctx.settings, self.ctx.actor, parent=self, done=self.close)
 
-
-def customer_tab_factories(ctx: AppContext):
-    """(title, factory(ctx, parent)) for each tab of a customer, Main first."""
-    from cxdesk.ui.audit.audit_log import CustomerAuditTab
-    from cxdesk.ui.invoices.invoices_tab import InvoicesTab
-    from cxdesk.ui.customers.main_tab import MainTab
-    from cxdesk.ui.numbers.sip_users import AuthTab
-    from cxdesk.ui.summary.summary_tab import SummaryTab
-
-    tabs = [("Main", MainTab), ("Auth", AuthTab), ("Summary", SummaryTab), ("Invoices", InvoicesTab)]
-    if ctx.actor.can("view_audit"):
-        tabs.append(("Audit Log", CustomerAuditTab))
-    return tabs

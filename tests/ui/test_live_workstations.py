@@ -37,7 +37,7 @@ def test_another_workstations_changes_appear_by_themselves(live_window, db, run_
     url = db.url.render_as_string(hide_password=False)
     w.customers.view.selectRow(0)
     cid = w.current_customer_id()
-    header = w.tabs.widget(0).header
+    header = w.customer_tab("Main").header
     qtbot.waitUntil(lambda: header.values["Currency"].text() != "—")
     loads_before = w.customers.loads
 
@@ -62,8 +62,8 @@ def test_a_hidden_view_is_only_marked_stale_by_another_workstations_change(live_
     url = db.url.render_as_string(hide_password=False)
     w.customers.view.selectRow(0)
     cid = w.current_customer_id()
-    summary = next(w.tabs.widget(i) for i in range(w.tabs.count()) if w.tabs.tabText(i) == "Summary")
-    header = w.tabs.widget(0).header
+    summary = w.customer_tab("Summary")
+    header = w.customer_tab("Main").header
     qtbot.waitUntil(lambda: header.loads >= 1)
     summary.stale = False  # as if it had been shown and loaded
     before = summary.loads

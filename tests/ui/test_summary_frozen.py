@@ -55,3 +55,15 @@ def test_a_group_scrolled_beside_the_frozen_columns_keeps_its_name_whole(tab, qt
     assert traffic.width() > 0
     assert "Period" not in rects  # under the overlay, which draws its own
     assert not header.grab().isNull()
+
+
+def test_the_overlay_draws_its_right_border_without_a_style_sheet(tab, qtbot):
+    _scroll_right(tab, qtbot)
+    overlay = tab.view.frozen_view
+    assert overlay.styleSheet() == ""  # a style sheet would paint every cell the slow way
+    image = overlay.viewport().grab().toImage()
+    mid = overlay.palette().mid().color().rgb()
+    assert image.width() == overlay.width()  # no frame: the cells line up with the grid's
+    for y in (0, image.height() // 2, image.height() - 1):
+        assert image.pixel(image.width() - 1, y) == mid
+    assert image.pixel(image.width() - 2, image.height() // 2) != mid

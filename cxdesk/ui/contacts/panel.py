@@ -118,7 +118,8 @@ class ContactActions:
         self.ctx.ops.query(self.widget, portal_url_set, success=self._set_portal_state, key="portal-url")
 
     def _on_changes(self, change_set: ChangeSet) -> None:
-        if change_set.touches(("options",)):
+        # F5 ("everything") reloads the owner, whose loader reads the portal state too
+        if change_set.touches(("options",)) and not change_set.everything:
             self.refresh_portal_state()
 
     def _set_portal_state(self, has_url: bool) -> None:

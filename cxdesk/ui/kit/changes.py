@@ -14,7 +14,7 @@ import weakref
 from collections import deque
 
 import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from cxdesk.services import changes
 from cxdesk.services.changes import ChangeSet
@@ -37,6 +37,10 @@ class ChangeHub(QObject):
         self._lock = threading.Lock()
         self._delivered: set[int] = set()  # entry ids already delivered
         self._watcher = None
+        self._paced: deque = deque()  # views waiting for their turn to reload (F5)
+        self._pacer = QTimer(self)
+        self._pacer.setInterval(0)  # one view per event-loop turn
+        self._pacer.timeout.connect(self._reload_next)
         self._wake.connect(self.flush, Qt.ConnectionType.QueuedConnection)
         self._state.connect(self.connection, Qt.ConnectionType.QueuedConnection)
         me = weakref.ref(self)
@@ -107,6 +111,22 @@ class ChangeHub(QObject):
         if merged:
             log.debug("changes: %s", merged.describe())
             self.changed.emit(merged)
+
+    def pace(self, view) -> None:
+        """Reload ``view`` on a later event-loop turn, one view a turn, so that F5 (which
+        concerns every shown view) does not start all their reloads in one long turn. The
+        view's ``reload_if_due()`` decides then whether it still needs it."""
+        if view not in self._paced:
+            self._paced.append(view)
+        self._pacer.start()
+
+    def _reload_next(self) -> None:
+        while self._paced:
+            view = self._paced.popleft()
+            if shiboken6.isValid(view) and view.reload_if_due():
+                break  # the next one on the next turn
+        if not self._paced:
+            self._pacer.stop()
 
     def publish(self, change_set: ChangeSet) -> None:
         """Announce a change that did not come through a commit (F5: reload everything)."""

@@ -99,8 +99,19 @@ class DataView:
         # reload still running is superseded (keyed query: the last one wins)
         if self.concerns(change_set):
             self.stale = True
-            if showing(self):
+            if not showing(self):
+                return
+            if change_set.everything:  # F5: every shown view reloads, one per event-loop turn
+                self.ctx.changes.pace(self)
+            else:
                 self.reload()
+
+    def reload_if_due(self) -> bool:
+        """Reload when still stale and shown (a paced reload's turn); True if it did."""
+        if self.stale and showing(self):
+            self.reload()
+            return True
+        return False
 
     def reload(self) -> None:
         self.stale = False

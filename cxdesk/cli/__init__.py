@@ -11,10 +11,12 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 
 from cxdesk import __version__
 from cxdesk.cli import signin
+from cxdesk.cli.common import discard_new_database, one_line
 from cxdesk.errors import UserError, ValidationError
 
 #: the one sentence when the Audit Comment option wants a reason (the uow's is the desktop's)
@@ -28,6 +30,8 @@ COMMANDS = ["db", "demo", "options", "operator", "secret", "customer", "numbers"
 ALIASES = {"import-cdr": "cdr", "rollup": "cdr", "cdr-report": "cdr"}
 #: global options that take a value
 _VALUED = ("--db", "--comment", "--operator")
+#: arguments that name a file: any bytes the file system allows, UTF-8 or not
+PATH_ARGUMENTS = frozenset({"db", "file", "output", "checkpoint", "cafile"})
 
 
 def _command_module(argv: list[str]) -> str | None:
@@ -90,17 +94,51 @@ def main(argv: list[str] | None = None, gui=None) -> int:
             return 0
         return gui(args)
     try:
+        check_text(parser, args)
         signin.read_stdin_password(args)
         return int(args.func(args) or 0)
     except ValidationError as exc:
         wants_reason = exc.field == "comment" and "Audit Comment" in str(exc)  # the uow's refusal
-        print(f"cxdesk: {COMMENT_NEEDED if wants_reason else exc}", file=sys.stderr)
+        print(f"cxdesk: {COMMENT_NEEDED if wants_reason else one_line(str(exc))}", file=sys.stderr)
+        discard_new_database(args)
         return 1
     except UserError as exc:
-        print(f"cxdesk: {exc}", file=sys.stderr)
+        print(f"cxdesk: {one_line(str(exc))}", file=sys.stderr)
+        discard_new_database(args)
         return 1
     except KeyboardInterrupt:
         print("cxdesk: interrupted", file=sys.stderr)
+        discard_new_database(args)
         return 130
     except BrokenPipeError:
         return 0
+
+
+def check_text(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Every argument but a file name must be text: bytes that are not UTF-8 (which POSIX
+    argv can hold; Python keeps them as lone surrogates) get one sentence, not a crash in
+    the database driver or the terminal."""
+    for name, value in vars(args).items():
+        if name in PATH_ARGUMENTS:
+            continue
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not text.isascii() and _UNDECODED.search(text):
+                raise ValidationError(f"{_argument_name(parser, args, name)} is not UTF-8 text; type it again "
+                                      "in UTF-8; nothing was changed.", field=name)
+
+
+def _argument_name(parser: argparse.ArgumentParser, args: argparse.Namespace, dest: str) -> str:
+    """How the command line names the argument ``dest`` of the command in ``args``: its
+    option (--city) or its metavar (CUSTOMER)."""
+    while parser is not None:
+        subs = None
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                subs = action
+            elif action.dest == dest:
+                return max(action.option_strings, key=len) if action.option_strings else action.metavar or dest
+        parser = subs.choices.get(getattr(args, subs.dest, None)) if subs else None
+    return dest
+
+
+_UNDECODED = re.compile("[\ud800-\udfff]")

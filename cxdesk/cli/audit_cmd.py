@@ -50,7 +50,7 @@ def register(sub) -> None:
 def _positive(text: str) -> int:
     import argparse
 
-    if not text.isdigit() or not 0 < int(text) < 2**63:
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**63):
         raise argparse.ArgumentTypeError(f"'{text}' is not an audit entry id; give the number from the log's first column")
     return int(text)
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from cxdesk.cli.common import open_db
 from cxdesk.errors import NotFound, ValidationError
 from cxdesk.models import Customer
-from cxdesk.services import audit_log, jsondiff
+from cxdesk.services import audit_log, customers, jsondiff
 from cxdesk.services.audit_log import AuditQuery
 
 
@@ -32,7 +32,7 @@ def register(asub) -> None:
 
 
 def _entry_id(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 2**63):
         raise argparse.ArgumentTypeError(f"'{text}' is not an audit entry id; give the number from the log's first column")
     return int(text)
 
@@ -41,12 +41,14 @@ def parse_when(text: str, option: str) -> dt.date | dt.datetime:
     """A day (YYYY-MM-DD) or an ISO date-time; a time without an offset is UTC."""
     value = text.strip()
     try:
-        if len(value) == 10:
-            return dt.date.fromisoformat(value)
-        stamp = dt.datetime.fromisoformat(value)
+        stamp = dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
     except ValueError:
         raise ValidationError(f"{option} '{text}' is not a date; use YYYY-MM-DD (UTC), e.g. 2026-11-22.") from None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
+    if not 1900 <= stamp.year < 9000:  # in UTC, the calendar's ends (years 1 and 9999) could be passed
+        raise ValidationError(f"{option} '{text}' is not between 1900 and 8999; use YYYY-MM-DD (UTC), e.g. 2026-11-22.")
+    if isinstance(stamp, dt.datetime) and stamp.tzinfo is None:
+        return stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp
 
 
 def diff_cmd(args) -> int:
@@ -65,8 +67,9 @@ def diff_cmd(args) -> int:
 
 def _customer_id(session, text: str) -> int:
     """An id is taken as it is (a deleted customer's entries stay in the log); a name must exist."""
-    if text.strip().isdigit():
-        return int(text)
+    number = customers.id_number(text.strip())
+    if number is not None:
+        return number
     found = session.execute(
         select(Customer.id).where(func.lower(Customer.name) == text.strip().lower())
     ).scalar_one_or_none()

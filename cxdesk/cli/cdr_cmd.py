@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from cxdesk.cli.common import open_db
+from cxdesk.cli.common import one_line, open_db
 from cxdesk.cli.signin import operator_actor
 from cxdesk.errors import ValidationError
 from cxdesk.services.actor import cli_actor
@@ -37,7 +37,7 @@ def register(sub) -> None:
 
 def _print_bad(rows: list, count: int, prefix: str = "") -> None:
     for row in rows:
-        print(f"{prefix}{row}", file=sys.stderr)
+        print(f"{prefix}{one_line(str(row))}", file=sys.stderr)
     if count > len(rows):
         print(f"... and {count - len(rows):,} more bad rows", file=sys.stderr)
 
@@ -47,10 +47,24 @@ def _progress(done: int, total: int) -> None:
         print(f"\r{done / 2**20:,.1f} / {total / 2**20:,.1f} MB", end="", file=sys.stderr, flush=True)
 
 
+def _check_readable(path: str) -> None:
+    """The errors opening the CDR file that import_cdrs does not word itself (a name too
+    long, a loop of links...): one sentence before the database is opened or created."""
+    try:
+        with open(path, "rb"):
+            pass
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        pass  # import_cdrs says these in its own words
+    except OSError as exc:
+        raise ValidationError(f"Cannot read {path}: {exc.strerror or exc}; check the file name.",
+                              field="file") from None
+
+
 def import_cmd(args) -> int:
     from cxdesk.services.cdr_import import BadRowsError, import_cdrs, parse_window
 
     window = parse_window(args.earliest, args.latest)  # before the database is opened or created
+    _check_readable(args.file)
     with open_db(args, create=True) as db:
         try:
             result = import_cdrs(db, operator_actor(args, db), args.file, skip_bad=args.skip_bad,

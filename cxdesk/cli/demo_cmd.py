@@ -22,6 +22,10 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+#: the dates --end may name: up to --days (3,650) days of calls end there, in any time zone
+END_RANGE = (dt.datetime(2000, 1, 1), dt.datetime(9000, 1, 1))
+
+
 def parse_end(text: str | None) -> dt.datetime | None:
     if not text:
         return None
@@ -31,6 +35,9 @@ def parse_end(text: str | None) -> dt.datetime | None:
         raise ValidationError(f"--end '{text}' is not a date like 2026-01-31 or 2026-01-31T12:00.") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
+    if not END_RANGE[0] <= value.replace(tzinfo=None) <= END_RANGE[1]:  # the calls run back from it by --days
+        raise ValidationError(f"--end '{text}' is not between {END_RANGE[0]:%Y-%m-%d} and {END_RANGE[1]:%Y-%m-%d}; "
+                              "give a date like 2026-01-31.")
     return value.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 

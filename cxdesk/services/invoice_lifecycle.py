@@ -32,7 +32,7 @@ from cxdesk.models import PAID_STATUSES, Customer, Invoice, InvoiceCounter, utcn
 from cxdesk.models.invoices import CreditNote
 from cxdesk.services import invoices
 from cxdesk.services.actor import Actor
-from cxdesk.services.customers import check_version, parse_money
+from cxdesk.services.customers import check_version, id_number, parse_money
 from cxdesk.services.party_checks import VAT_CATEGORY_NAMES
 from cxdesk.services.uow import unit_of_work
 
@@ -277,11 +277,12 @@ def find_credit_note(session: Session, ref: int | str) -> CreditNoteRecord:
     """A credit note by its number: CN-3 (or 3)."""
     text = str(ref).strip().upper()
     digits = text[3:] if text.startswith("CN-") else text
-    if not digits.isdigit():
+    number = id_number(digits)
+    if number is None:
         raise ValidationError(f"'{str(ref).strip()}' is not a credit note number; type it as CN-3.", field="number")
-    cn = session.scalars(select(CreditNote).where(CreditNote.number == int(digits))).one_or_none()
+    cn = session.scalars(select(CreditNote).where(CreditNote.number == number)).one_or_none()
     if cn is None:
-        raise NotFound(f"There is no credit note {invoices.credit_note_ref(int(digits))}; check it with "
+        raise NotFound(f"There is no credit note {invoices.credit_note_ref(number)}; check it with "
                        "`cxdesk invoice list`.")
     return _credit_record(session, cn)
 

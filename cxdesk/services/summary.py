@@ -91,11 +91,24 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=_UTC)
 
 
+#: the days a user may name: a period's end or a time zone would move the calendar's own
+#: ends (years 1 and 9999) out of range
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(8999, 12, 31)
+
+
+def _check_range(day: dt.date, value: str, field: str) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationError(f"'{value}' is not between {FIRST_DAY} and {LAST_DAY}; type a date like 2026-01-05.",
+                              field=field)
+
+
 def parse_day(value: str, field: str = "date") -> dt.date:
     try:
-        return dt.date.fromisoformat(value.strip())
+        day = dt.date.fromisoformat(value.strip())
     except ValueError:
         raise ValidationError(f"'{value}' is not a date like 2026-01-05.", field=field) from None
+    _check_range(day, value.strip(), field)
+    return day
 
 
 _FORMS = {"24h": "an hour like 2026-01-05 10:00", "daily": "a date like 2026-01-05",
@@ -124,6 +137,7 @@ def parse_period(period: str, value: str) -> tuple[dt.datetime, dt.datetime]:
             moment = _midnight(dt.date.fromisoformat(value))
     except ValueError:
         raise ValidationError(f"'{value}' is not {_FORMS[period]}.", field="date") from None
+    _check_range(moment.date(), value, "date")
     start = period_start(period, moment)
     return start, period_end(period, start)
 

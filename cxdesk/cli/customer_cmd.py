@@ -6,7 +6,9 @@ import dataclasses
 
 from cxdesk.cli.common import open_db, print_table
 from cxdesk.cli.signin import operator_actor
+from cxdesk.models import Customer
 from cxdesk.services import customers
+from cxdesk.services.figures import format_decimal, minor_units
 from cxdesk.services.customers import CustomerForm, find_customer
 from cxdesk.services.party_checks import VAT_CATEGORY_NAMES
 
@@ -81,11 +83,16 @@ def register(sub) -> None:
     adj.set_defaults(func=adjust_cmd)
 
 
+def _money(value, currency: str) -> str:
+    """As everywhere: rounded once, half-up, to the currency's minor unit (1,250 JPY, 12.50 EUR)."""
+    return format_decimal(value, minor_units(currency))
+
+
 def list_cmd(args) -> int:
     with open_db(args) as db, db.read_session() as s:
         rows = customers.list_customers(s, args.search, args.status or None)
     print_table(["id", "name", "status", "currency", "balance"],
-                [[r.id, r.name, r.status, r.currency, f"{r.balance:,.2f}"] for r in rows])
+                [[r.id, r.name, r.status, r.currency, _money(r.balance, r.currency)] for r in rows])
     return 0
 
 
@@ -129,9 +136,9 @@ def show_cmd(args) -> int:
     peak_at = f" at {h.peak_at:%Y-%m-%d %H:%M} UTC" if h.peak_at else ""
     print_table(["customer", name], [
         ["status", h.status],
-        ["balance", f"{h.balance:,.2f} {h.currency}"],
-        ["debit limit", f"{h.debit_limit:,.2f} {h.currency}"],
-        ["available", f"{h.available:,.2f} {h.currency}"],
+        ["balance", f"{_money(h.balance, h.currency)} {h.currency}"],
+        ["debit limit", f"{_money(h.debit_limit, h.currency)} {h.currency}"],
+        ["available", f"{_money(h.available, h.currency)} {h.currency}"],
         ["channels", f"{h.channels_in_use} in use of {h.channels_limit}"],
         ["peak 24 h", f"{h.peak_24h}{peak_at}"],
     ])
@@ -142,5 +149,7 @@ def adjust_cmd(args) -> int:
     with open_db(args) as db:
         customer_id, name = find_customer(db, args.customer)
         balance = customers.adjust_balance(db, operator_actor(args, db), customer_id, args.amount, args.reason, args.comment)
-    print(f"balance of {name} is now {balance:,.2f}")
+        with db.read_session() as s:
+            currency = s.get(Customer, customer_id).currency
+    print(f"balance of {name} is now {_money(balance, currency)} {currency}")
     return 0

@@ -35,13 +35,17 @@ def upgrade(args) -> int:
 
 def info_cmd(args) -> int:
     from cxdesk.models import AuditEntry, Cdr, Contact, Customer, Invoice, Operator
+    from cxdesk.models.cdr_staging import visible_cdrs
 
     with open_db(args) as db, db.read_session() as s, db.engine.connect() as conn:
         print(f"database: {db.display}")
         print(f"schema:   {current_revision(conn)}")
         for label, model in [("customers", Customer), ("contacts", Contact), ("operators", Operator),
                              ("cdrs", Cdr), ("invoices", Invoice), ("audit entries", AuditEntry)]:
-            print(f"{label + ':':15}{s.scalar(select(func.count()).select_from(model))}")
+            count = select(func.count()).select_from(model)
+            if model is Cdr:  # not the rows of an import still being published
+                count = count.where(visible_cdrs())
+            print(f"{label + ':':15}{s.scalar(count)}")
     return 0
 
 

@@ -407,6 +407,8 @@ def _open(path: Path):
         raise ValidationError(f"{path} is a folder; choose a CDR CSV file.") from None
     except PermissionError:
         raise ValidationError(f"{path} cannot be read (permission denied); check its permissions.") from None
+    except OSError as exc:  # a name too long, a broken disk...
+        raise ValidationError(f"Cannot read {path}: {exc.strerror or exc}; check the file name.", field="file") from None
 
 
 def import_cdrs(

@@ -69,6 +69,7 @@ from cxdesk.models.base import MONEY_SCALE
 from cxdesk.models.invoices import CreditNote
 from cxdesk.services import options, party_checks, rollup
 from cxdesk.services.actor import Actor
+from cxdesk.services.customers import id_number
 from cxdesk.services.einvoice.document import amount_places
 from cxdesk.services.summary import check_period, period_end, period_label, period_start, summary_rows
 from cxdesk.services.uow import jsonable, unit_of_work
@@ -359,12 +360,13 @@ def get_invoice(session: Session, invoice_id: int) -> InvoiceRecord:
 def find_invoice(session: Session, number: int | str) -> InvoiceRecord:
     """An invoice by its number (the Invoice ID users see)."""
     text = str(number).strip()
-    if not text.isdigit():
+    wanted = id_number(text)  # ASCII digits that fit the column; not "²" nor 10**30
+    if wanted is None:
         raise ValidationError(f"'{text}' is not an invoice number; use the Invoice ID `cxdesk invoice list` shows.",
                               field="number")
-    inv = session.scalars(select(Invoice).where(Invoice.number == int(text))).one_or_none()
+    inv = session.scalars(select(Invoice).where(Invoice.number == wanted)).one_or_none()
     if inv is None:
-        raise NotFound(f"There is no invoice number {int(text)}; check it with `cxdesk invoice list`.")
+        raise NotFound(f"There is no invoice number {wanted}; check it with `cxdesk invoice list`.")
     return _record(inv, session.get(Customer, inv.customer_id).name)
 
 

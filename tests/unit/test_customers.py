@@ -298,7 +298,7 @@ def test_cli_add_list_adjust_show(sqlite_db, run_cli):
             (1, f"cxdesk: '{code}' is not an ISO 4217 currency code; use one such as EUR, USD, GBP or JPY.")
     adjusted = run_cli("--comment", "bank transfer", "customer", "adjust", "Acme Telecom", "25.50",
                        "--reason", "payment", db_url=url)
-    assert adjusted.stdout.strip() == "balance of Acme Telecom is now 25.50", adjusted.stderr
+    assert adjusted.stdout.strip() == "balance of Acme Telecom is now 25.50 EUR", adjusted.stderr
     listed = run_cli("customer", "list", "--search", "acme", db_url=url)
     assert listed.stdout.splitlines()[1].split() == ["1", "Acme", "Telecom", "Active", "EUR", "25.50"]
     shown = run_cli("customer", "show", "1", db_url=url).stdout
@@ -313,3 +313,17 @@ def test_cli_add_list_adjust_show(sqlite_db, run_cli):
         rec = customers.get_customer(s, 2)
     assert (rec.country, rec.vat_id, rec.vat_category, rec.vat_exemption_reason, rec.address_lines) == (
         "FR", "FR12345678901", "AE", "Reverse charge", "1 rue de la Paix\nBat. B")
+
+
+def test_the_cli_shows_money_at_the_currencys_minor_unit(sqlite_db, run_cli):
+    url = sqlite_db.url.render_as_string(hide_password=False)
+    for name, code in (("Nippon Telecom", "JPY"), ("Gulf Telecom", "KWD")):
+        assert run_cli("customer", "add", name, "--currency", code, db_url=url).returncode == 0
+    yen = run_cli("customer", "adjust", "Nippon Telecom", "1250", "--reason", "payment", db_url=url)
+    assert yen.stdout.strip() == "balance of Nippon Telecom is now 1,250 JPY", yen.stderr
+    fils = run_cli("customer", "adjust", "Gulf Telecom", "3.5", "--reason", "payment", db_url=url)
+    assert fils.stdout.strip() == "balance of Gulf Telecom is now 3.500 KWD", fils.stderr
+    lines = run_cli("customer", "list", db_url=url).stdout.splitlines()[1:]
+    listed = {line.split()[-2]: line.split()[-1] for line in lines}
+    assert listed == {"JPY": "1,250", "KWD": "3.500"}
+    assert "balance      1,250 JPY" in run_cli("customer", "show", "Nippon Telecom", db_url=url).stdout

@@ -293,3 +293,11 @@ def smtp_server():
 def down_address():
     """``(host, port)`` on loopback where a connection is refused at once."""
     return servers.down_address()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_qapplication(qapp):
+    """One QApplication for the whole pytest process, made before any test runs: cxdesk.pdf_writer
+    makes a bare QGuiApplication when there is none (right for the command line), and every widget
+    test that ran after it in the same pytest worker would abort ("Fatal Python error: Aborted")."""
+    return qapp

@@ -26,6 +26,21 @@ from cxdesk.services.customers import adjust_balance
 N = 60_000  # twelve slices
 
 
+
+def kill_when(cmd: list[str], cwd: Path, ready, poll: float = 0.02) -> None:
+    """Start ``cmd`` and SIGKILL it once ``ready()`` holds (within 120 s), while it still runs."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not ready() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(poll)
+        assert proc.poll() is None, "the import finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(30)
+        proc.stdout.close()
+        proc.stderr.close()
+
 def size(url) -> int:
     """PostgreSQL takes executemany rows several times slower: fewer rows run as long."""
     return N if str(url).startswith("sqlite") else N // 4
@@ -104,17 +119,7 @@ def test_a_killed_import_shows_nothing_and_resumes_exactly(db_url, make_customer
     n = size(db_url)
     path, total = big_file(tmp_path / "big.csv", cid, n)
     cmd = [sys.executable, "-m", "cxdesk", "--db", db_url, "import-cdr", str(path)]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while _staged_rows(db_url) < n // 4 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert proc.poll() is None, "the import finished before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(30)
-        proc.stdout.close()
-        proc.stderr.close()
+    kill_when(cmd, tmp_path, lambda: _staged_rows(db_url) >= n // 4, poll=0.05)
     with open_database(db_url) as db:
         assert counts(db) == (0, Decimal(0))  # nothing of the killed import counts anywhere
         rollup.run(db)

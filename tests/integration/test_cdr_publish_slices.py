@@ -10,11 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import os
-import signal
-import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,6 +26,7 @@ from cxdesk.services.cdr_report import write_cdr_report
 from cxdesk.services.customers import header_figures
 from cxdesk.services.summary import summary_rows
 from cxdesk.services.uow import unit_of_work
+from test_cdr_import_staging import kill_when
 
 LIMIT = 100  #: rows per publishing slice in these tests
 DAY = dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)
@@ -109,6 +106,16 @@ def paused_publish(monkeypatch, between, after: int = 2):
     monkeypatch.setattr(cdr_import._Import, "_write", pausing_write)
     yield moved
     assert moved["paused"], "the import published before the pause: nothing was proven"
+
+
+def _interrupted_import(db, admin, path: Path, monkeypatch) -> None:
+    """Import ``path`` and stop it after two slices were moved (as a kill would)."""
+    def between():
+        raise Interrupted
+
+    with paused_publish(monkeypatch, between), pytest.raises(Interrupted):
+        cdr_import.import_cdrs(db, admin, path)
+    monkeypatch.undo()
 
 
 def test_between_slices_no_reader_sees_the_import_and_others_keep_writing(db, admin, make_customer, tmp_path,
@@ -191,12 +198,7 @@ def test_an_abandoned_run_is_cleared_with_the_rows_it_had_moved(db, admin, make_
     cid = make_customer(db)
     url = db.url.render_as_string(hide_password=False)
     path, _ = cdr_file(tmp_path / "b.csv", cid, 3 * LIMIT, "b")
-
-    def between():
-        raise Interrupted
-
-    with paused_publish(monkeypatch, between), pytest.raises(Interrupted):
-        cdr_import.import_cdrs(db, admin, path)
+    _interrupted_import(db, admin, path, monkeypatch)
     assert stored(url) == (2 * LIMIT, LIMIT, 1)  # moved, still staged, the marker
     assert visible(db) == (0, Decimal(0))
     with db.engine.begin() as conn:  # nobody resumed it for longer than STALE_AFTER
@@ -214,12 +216,7 @@ def test_an_abandoned_run_is_cleared_with_the_rows_it_had_moved(db, admin, make_
 def test_clear_slice_removes_a_run_a_slice_at_a_time(db, admin, make_customer, tmp_path, monkeypatch):
     cid = make_customer(db)
     path, _ = cdr_file(tmp_path / "b.csv", cid, 3 * LIMIT, "b")
-
-    def between():
-        raise Interrupted
-
-    with paused_publish(monkeypatch, between), pytest.raises(Interrupted):
-        cdr_import.import_cdrs(db, admin, path)
+    _interrupted_import(db, admin, path, monkeypatch)
     url = db.url.render_as_string(hide_password=False)
     steps = []
     with db.engine.begin() as conn:
@@ -254,17 +251,7 @@ def test_a_import_killed_while_publishing_resumes_exactly(db_url, make_customer,
     n = 10 * LIMIT
     path, total = cdr_file(tmp_path / "b.csv", cid, n, "b")
     cmd = [sys.executable, "-c", _SLOW_CLI, "--db", db_url, "import-cdr", str(path)]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while _moved(db_url) < 2 * LIMIT and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert proc.poll() is None, "the import finished before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(30)
-        proc.stdout.close()
-        proc.stderr.close()
+    kill_when(cmd, tmp_path, lambda: _moved(db_url) >= 2 * LIMIT)
     moved, staged, runs = stored(db_url)
     assert moved >= 2 * LIMIT and moved + staged == n and runs == 1  # killed in the publishing phase
     with open_database(db_url) as db:
@@ -282,16 +269,6 @@ def test_a_import_killed_while_publishing_resumes_exactly(db_url, make_customer,
         assert rollup.run(db).cdrs == n
     verified = run_cli("audit", "verify", db_url=db_url)  # with reconciliation
     assert verified.returncode == 0, verified.stdout + verified.stderr
-
-
-def _interrupted_import(db, admin, path: Path, monkeypatch) -> None:
-    """Import ``path`` and stop it after two slices were moved (as a kill would)."""
-    def between():
-        raise Interrupted
-
-    with paused_publish(monkeypatch, between), pytest.raises(Interrupted):
-        cdr_import.import_cdrs(db, admin, path)
-    monkeypatch.undo()
 
 
 def _hand_cdr(db, admin, customer_id: int, callid: str) -> None:
@@ -378,12 +355,7 @@ def test_a_downgrade_below_0006_drops_an_import_that_had_begun_moving(db, admin,
     published, total = cdr_file(tmp_path / "a.csv", cid, 30, "a")
     cdr_import.import_cdrs(db, admin, published)
     path, _ = cdr_file(tmp_path / "b.csv", cid, 3 * LIMIT, "b")
-
-    def between():
-        raise Interrupted
-
-    with paused_publish(monkeypatch, between), pytest.raises(Interrupted):
-        cdr_import.import_cdrs(db, admin, path)
+    _interrupted_import(db, admin, path, monkeypatch)
     url = db.url.render_as_string(hide_password=False)
     assert stored(url) == (30 + 2 * LIMIT, LIMIT, 1)
     with open_database(url, migrate=False) as old, old.engine.begin() as conn:

@@ -94,15 +94,15 @@ def session_steps(window):
 
 def run_session(url: str, label: str) -> dict:
     from PySide6.QtCore import QEventLoop, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
 
     from cxdesk.db import open_database
     from cxdesk.services.actor import Actor
+    from cxdesk.ui.app import make_app
     from cxdesk.ui.kit.context import AppContext
     from cxdesk.ui.kit.ops import Ops
     from cxdesk.ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = make_app(sys.argv[:1])  # as the program makes it (its Qt settings included)
     db = open_database(url)
     actor = Actor("bench", "admin", "Bench", system=True)
     ops = Ops(db, actor)

@@ -27,6 +27,9 @@ import os
 # Before anything can import Qt.
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_QUICK_BACKEND", "software")
+from cxdesk.ui.app import qt_environment  # noqa: E402
+
+qt_environment()  # the tests paint as the program does
 
 import gc  # noqa: E402
 import sys  # noqa: E402

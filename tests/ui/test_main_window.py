@@ -270,3 +270,20 @@ def test_the_application_icon_loads_from_the_package(qtbot):
 
     icon = resources.app_icon()
     assert icon is not None and not icon.pixmap(64, 64).isNull()
+
+
+def test_showing_each_customer_tab_keeps_the_customer_list_width(window, qtbot):
+    """At 1280x800 no tab is wider than the right side: showing one never narrows the
+    customer list (the Invoices tab's button row once did, cutting Balance by 80 pixels)."""
+    window.resize(1280, 800)
+    qtbot.waitExposed(window)
+    window.customers.view.selectRow(0)
+    before = window.splitter.sizes()
+    for i in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(i)
+        qtbot.wait(20)  # the layout settles on the next turn of the event loop
+        assert window.splitter.sizes() == before, window.tabs.tabText(i)
+    view = window.customers.view
+    header = view.horizontalHeader()
+    right_edge = max(header.sectionViewportPosition(c) + header.sectionSize(c) for c in range(3))
+    assert right_edge <= view.viewport().width()  # Name, Status and Balance all in view

@@ -196,11 +196,13 @@ class InvoicesTab(Panel):
                   self.export_button):
             top.addWidget(w)
         top.addStretch(1)
-        top.addWidget(self.count)
         top.addWidget(self.refresh_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.view, 1)
+        # the count under the list: beside the buttons it made the tab wider than the main
+        # window's right side at 1280 pixels, so showing the tab narrowed the customer list
+        layout.addWidget(self.count)
         self.view.restore_state()
         self._update_buttons()
 

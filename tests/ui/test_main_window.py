@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtWidgets import QApplication, QWidget
 from sqlalchemy import select
 
 from cxdesk.models import AuditEntry, Cdr, Customer
@@ -287,3 +289,41 @@ def test_showing_each_customer_tab_keeps_the_customer_list_width(window, qtbot):
     header = view.horizontalHeader()
     right_edge = max(header.sectionViewportPosition(c) + header.sectionSize(c) for c in range(3))
     assert right_edge <= view.viewport().width()  # Name, Status and Balance all in view
+
+
+class _WindowsShown(QObject):
+    """Every widget shown as a window of its own while installed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[str] = []
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if (event.type() == QEvent.Type.Show and isinstance(obj, QWidget) and obj.isWindow()
+                and obj.windowType() == Qt.WindowType.Window):
+            self.shown.append(type(obj).__name__)
+        return False
+
+
+def test_building_the_window_and_its_tabs_flashes_no_window_and_keeps_focus(make_ctx, demo_db, admin, qtbot):
+    """A widget made visible before it has a parent opens as a window of its own for a moment;
+    the audit log's Verify button did, and the main window lost activation and keyboard focus
+    each time the Audit Log tab was first shown."""
+    spy = _WindowsShown()
+    QApplication.instance().installEventFilter(spy)
+    try:
+        window = MainWindow(make_ctx(demo_db, admin))
+        qtbot.addWidget(window)
+        window.show()
+        window.activateWindow()
+        qtbot.waitActive(window)
+        window.customers.view.setFocus()
+        window.customers.view.selectRow(0)
+        for i in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(i)
+            qtbot.wait(20)
+            assert QApplication.activeWindow() is window, window.tabs.tabText(i)
+            assert QApplication.focusWidget() is window.customers.view, window.tabs.tabText(i)
+    finally:
+        QApplication.instance().removeEventFilter(spy)
+    assert spy.shown == ["MainWindow"]

@@ -499,7 +499,7 @@ def test_the_first_page_arrives_asynchronously(qtbot, threaded_ctx, logged, call
     w = AuditLogWindow(threaded_ctx)
     qtbot.addWidget(w)
     w.show()
-    assert calls.entered.wait(5)
+    qtbot.waitUntil(calls.entered.is_set, timeout=5000)  # started once the window has painted
     assert w.log.model.rowCount() == 0 and w.loads == 0  # the GUI thread did not wait for it
     calls.gate.set()
     qtbot.waitUntil(lambda: ids(w.log) == [5, 4, 3, 2, 1])
@@ -599,7 +599,7 @@ def test_deleting_the_window_while_a_page_loads(qtbot, threaded_ctx, logged, cal
     calls.gate = threading.Event()
     w = AuditLogWindow(threaded_ctx)
     w.show()
-    assert calls.entered.wait(5)
+    qtbot.waitUntil(calls.entered.is_set, timeout=5000)  # started once the window has painted
     w.close()
     w.deleteLater()
     qtbot.waitUntil(lambda: not shiboken6.isValid(w))
@@ -624,7 +624,8 @@ def test_deleting_the_window_while_the_funnel_values_load(qtbot, threaded_ctx, l
     monkeypatch.setattr(audit_log, "distinct_values", slow)
     monkeypatch.setattr(ColumnFilterDialog, "_show_values", lambda self, v: shown_values.append(v))
     dialog = w.log.open_filter(ACTION)
-    assert entered.wait(5) and dialog.isVisible()
+    qtbot.waitUntil(entered.is_set, timeout=5000)
+    assert dialog.isVisible()
     w.close()
     w.deleteLater()
     qtbot.waitUntil(lambda: not shiboken6.isValid(w) and not shiboken6.isValid(dialog))

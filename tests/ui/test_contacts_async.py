@@ -168,7 +168,7 @@ def test_closing_the_dialog_while_it_saves_gets_no_callback_and_the_save_still_s
     dialog.email.setText("ann@acme.example")
     dialog.auto_password.setChecked(False)
     qtbot.mouseClick(dialog.save_continue, Qt.MouseButton.LeftButton)
-    assert gate.entered.wait(WAIT / 1000)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT)  # work starts once the window has painted
     dialog.reject()  # the user closes the form while the save runs
     qtbot.waitUntil(lambda: not shiboken6.isValid(dialog), timeout=WAIT)  # deleted on close
     gate.open()
@@ -185,7 +185,7 @@ def test_the_edit_form_is_disabled_until_loaded_and_closing_it_meanwhile_gets_no
     gate = Gate(monkeypatch, contact_svc, "get_contact")
     loaded = Calls(monkeypatch, ContactDialog, "_loaded")
     dialog = panel.actions.edit()
-    assert gate.entered.wait(WAIT / 1000)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT)  # work starts once the window has painted
     assert not dialog.ready and not dialog.body.isEnabled() and not dialog.save_continue.isEnabled()
     assert dialog.name.text() == ""
     dialog.reject()
@@ -347,7 +347,7 @@ def test_a_page_for_an_outdated_search_or_sort_is_dropped(change, many, threaded
     gate = Gate(monkeypatch, contact_svc, "global_contacts_page")  # the next page waits
     appended = Calls(monkeypatch, GlobalContactsModel, "_append")
     scroll_to_end(window)
-    assert gate.entered.wait(WAIT / 1000)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT)  # work starts once the window has painted
     scroll_to_end(window)  # a second scroll does not start a second page query
     window.view.scrollToTop()  # so that the new rows do not ask for a page of their own
     gate.skip = 1  # the first page of the new search or sort passes
@@ -380,7 +380,7 @@ def test_closing_global_contacts_while_a_page_loads_gets_no_callback(many, threa
     gate = Gate(monkeypatch, contact_svc, "global_contacts_page")
     appended = Calls(monkeypatch, GlobalContactsModel, "_append")
     scroll_to_end(window)
-    assert gate.entered.wait(WAIT / 1000)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT)  # work starts once the window has painted
     window.close()
     qtbot.waitUntil(lambda: not shiboken6.isValid(window), timeout=WAIT)
     gate.open()
@@ -397,7 +397,7 @@ def test_adding_from_global_contacts_waits_for_the_company_list(many, threaded_c
     window.show()
     gate = Gate(monkeypatch, customer_svc, "list_customers")
     dialog = window.add()
-    assert gate.entered.wait(WAIT / 1000)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT)  # work starts once the window has painted
     assert not dialog.body.isEnabled() and not dialog.save_continue.isEnabled()
     gate.open()
     qtbot.waitUntil(lambda: dialog.ready, timeout=WAIT)

@@ -105,7 +105,7 @@ def test_deleting_the_tab_while_it_loads(threaded_ctx, data, qtbot, model_tester
     shown = []
     monkeypatch.setattr(InvoicesTab, "show_data", lambda self, data: shown.append(data))
     tab = make_tab(threaded_ctx, data[0], qtbot, model_tester, keep=False)
-    assert gate.entered.wait(WAIT)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT * 1000)  # work starts once the window has painted
     assert all(d is None for d in shown)  # only the clearing when the customer was set
     shown.clear()
     tab.deleteLater()
@@ -130,7 +130,7 @@ def test_closing_the_dialog_while_it_loads(threaded_ctx, data, qtbot, model_test
     shown = []
     monkeypatch.setattr(InvoiceDialog, "show_data", lambda self, data: shown.append(data))
     dialog = tab.open_current()
-    assert gate.entered.wait(WAIT)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT * 1000)  # work starts once the window has painted
     dialog.close()
     qtbot.waitUntil(lambda: not shiboken6.isValid(dialog))  # deleted on close, load still running
     gate.open.set()

@@ -80,7 +80,7 @@ def test_switching_period_twice_shows_only_the_last_choice(threaded_ctx, custome
 
     monkeypatch.setattr(summary, "summary_view", slow_weekly)
     tab.period.setCurrentIndex(2)  # Weekly
-    assert gate.entered.wait(WAIT)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT * 1000)  # work starts once the window has painted
     tab.period.setCurrentIndex(3)  # Monthly
     qtbot.waitUntil(lambda: tab.model.period == "monthly")
     gate.open.set()
@@ -107,7 +107,7 @@ def test_an_export_is_cancelled_through_its_job(threaded_ctx, customer, qtbot, m
     out.mkdir()
     answers.save_path = str(out / "s.xlsx")
     job = tab.export(selection_only=False)
-    assert gate.entered.wait(WAIT)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT * 1000)  # work starts once the window has painted
     job.cancel()
     gate.open.set()
     idle(threaded_ctx, qtbot)
@@ -138,7 +138,7 @@ def test_deleting_the_tab_while_it_loads(threaded_ctx, customer, qtbot, model_te
     shown = []
     monkeypatch.setattr(SummaryTab, "show_data", lambda self, data: shown.append(data))
     tab = make_tab(threaded_ctx, qtbot, model_tester, customer, keep=False)
-    assert gate.entered.wait(WAIT)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT * 1000)  # work starts once the window has painted
     assert all(d is None for d in shown)  # only the clearing when the customer was set
     shown.clear()
     tab.deleteLater()
@@ -164,7 +164,7 @@ def test_deleting_the_tab_while_it_exports(threaded_ctx, customer, qtbot, model_
     monkeypatch.setattr(SummaryTab, "exported", lambda self, path: done.append(path))
     answers.save_path = str(tmp_path / "s.xlsx")
     tab.export(selection_only=False)
-    assert gate.entered.wait(WAIT)
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT * 1000)  # work starts once the window has painted
     tab.deleteLater()
     qtbot.waitUntil(lambda: not shiboken6.isValid(tab))
     gate.open.set()

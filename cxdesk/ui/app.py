@@ -19,11 +19,12 @@ log = logging.getLogger(__name__)
 def qt_environment() -> None:
     """Qt settings for the desktop program, made before its application object.
 
-    QT_NO_GUI_THREADPOOL (any value turns the pool off): Qt splits a large fill (a view's background, a tall scroll bar)
-    over a pool of threads and waits for them. On a desktop with two cores whose database
-    work runs on other threads, those waits cost more than the fill: a 14-pixel-wide scroll
-    bar took 2.3 ms to paint instead of 0.2 ms, and a window repaint (bench gui_session)
-    carried several of them. Painting on the GUI thread alone keeps each frame short."""
+    QT_NO_GUI_THREADPOOL (any value turns the pool off): Qt splits a large fill (a view's
+    background, a tall scroll bar) over a pool of threads and waits for them. On a desktop
+    with two cores whose database work runs on other threads, those waits cost more than
+    the fill: a 14-pixel-wide scroll bar took 2.3 ms to paint instead of 0.2 ms, and a
+    window repaint (bench gui_session) carried several of them. Painting on the GUI thread
+    alone keeps each frame short."""
     os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
 
 

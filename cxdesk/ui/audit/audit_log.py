@@ -581,7 +581,8 @@ class AuditLogWidget(QWidget):
         self.export_button = QPushButton("Export...")
         self.export_button.setAccessibleName("Export the audit log")
         self.export_button.setEnabled(ctx.actor.can("export"))
-        self.verify_button = QPushButton("Verify integrity", self)  # a child: shown unparented it would flash as a window
+        # a child from the start: made visible without a parent, it opens as a window
+        self.verify_button = QPushButton("Verify integrity", self)
         self.verify_button.setAccessibleName("Verify the audit log's integrity")
         self.verify_button.setVisible(ctx.actor.can("verify_audit"))
         self.clear_button = QPushButton("Clear filters")

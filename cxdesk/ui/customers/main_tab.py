@@ -50,7 +50,8 @@ class HeaderPanel(Panel):
         self.edit_button.setAccessibleName("Edit customer")
         self.adjust_button = QPushButton("Adjust balance...")
         self.adjust_button.setAccessibleName("Adjust balance")
-        self.audit_button = QPushButton("View Audit Log", self)  # a child: shown unparented it would flash as a window
+        # a child from the start: made visible without a parent, it opens as a window
+        self.audit_button = QPushButton("View Audit Log", self)
         self.audit_button.setAccessibleName("View Audit Log")
         self.audit_button.setToolTip("When the customer was created and every change since")
         can = ctx.actor.can

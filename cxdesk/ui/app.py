@@ -29,9 +29,10 @@ def qt_environment() -> None:
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:
-    if QApplication.instance() is None:
+    app = QApplication.instance()
+    if app is None:
         qt_environment()
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+        app = QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(__version__)

@@ -26,7 +26,6 @@ from cxdesk.services.customers import adjust_balance
 N = 60_000  # twelve slices
 
 
-
 def kill_when(cmd: list[str], cwd: Path, ready, poll: float = 0.02) -> None:
     """Start ``cmd`` and SIGKILL it once ``ready()`` holds (within 120 s), while it still runs."""
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -40,6 +39,7 @@ def kill_when(cmd: list[str], cwd: Path, ready, poll: float = 0.02) -> None:
         proc.wait(30)
         proc.stdout.close()
         proc.stderr.close()
+
 
 def size(url) -> int:
     """PostgreSQL takes executemany rows several times slower: fewer rows run as long."""

@@ -26,7 +26,7 @@ from cxdesk.services.cdr_report import write_cdr_report
 from cxdesk.services.customers import header_figures
 from cxdesk.services.summary import summary_rows
 from cxdesk.services.uow import unit_of_work
-from test_cdr_import_staging import kill_when
+from tests.integration.test_cdr_import_staging import kill_when
 
 LIMIT = 100  #: rows per publishing slice in these tests
 DAY = dt.datetime(2026, 1, 5, tzinfo=dt.timezone.utc)
